@@ -1,0 +1,283 @@
+//! Serialization of a like-set (RDB, DUMP/RESTORE). Versioned: every version
+//! ever written stays decodable. Decoding trusts nothing: every length is
+//! checked against the bytes present before anything is allocated, IDs must
+//! be strictly ascending and at most 2^63-1, counts must match, and trailing
+//! bytes are refused. A payload either decodes to a sane set or is an error.
+//!
+//! Version 2 (current):
+//! ```text
+//! u8 kind (0 = sorted list, 1 = roaring)
+//! activity: u8 0 + u32 stripe + u32 count | u8 1 + u32 last + 7 u32 + 7 u32
+//! varint count (>= 1)
+//! list:    u8 width (2, 4, 8), count x width bytes little-endian
+//! roaring: varint n, n x (u32 high, varint len, roaring portable bytes)
+//! ```
+//! Version 1 (first release): varint count, then the IDs as varint deltas
+//! (the first absolute). No activity.
+
+use std::fmt;
+use std::io::Cursor;
+
+use roaring::{RoaringBitmap, RoaringTreemap};
+
+use super::activity::{Activity, Rings};
+use super::packed::width_for;
+use super::{LikeSet, Policy, Repr, MAX_ID};
+
+pub const CURRENT_VERSION: u32 = 2;
+/// Oldest version still decodable.
+pub const OLDEST_VERSION: u32 = 1;
+
+const KIND_LIST: u8 = 0;
+const KIND_ROARING: u8 = 1;
+const ACTIVITY_INLINE: u8 = 0;
+const ACTIVITY_RINGS: u8 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError(pub &'static str);
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "corrupt like-set payload: {}", self.0)
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+type Result<T> = std::result::Result<T, DecodeError>;
+
+/// Appends the current-version encoding of `set` to `out`.
+pub fn encode(set: &LikeSet, out: &mut Vec<u8>) {
+    match &set.0 {
+        Repr::Big(b) => {
+            out.push(KIND_ROARING);
+            put_activity(out, &b.activity);
+            put_varint(out, b.count);
+            put_varint(out, b.map.bitmaps().count() as u64);
+            for (high, bm) in b.map.bitmaps() {
+                out.extend_from_slice(&high.to_le_bytes());
+                put_varint(out, bm.serialized_size() as u64);
+                // Writing into a Vec cannot fail.
+                let _ = bm.serialize_into(&mut *out);
+            }
+        }
+        _ => {
+            out.push(KIND_LIST);
+            put_activity(out, &set.activity());
+            put_varint(out, set.len());
+            let width = set.iter().last().map_or(2, width_for);
+            out.push(width as u8);
+            for id in set.iter() {
+                out.extend_from_slice(&id.to_le_bytes()[..width]);
+            }
+        }
+    }
+}
+
+/// The version-1 encoding, kept so compatibility tests can produce old payloads.
+pub fn encode_v1(ids: &[u64]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(ids.len() * 3 + 10);
+    put_varint(&mut out, ids.len() as u64);
+    let mut prev = 0;
+    for (i, &id) in ids.iter().enumerate() {
+        put_varint(&mut out, if i == 0 { id } else { id - prev });
+        prev = id;
+    }
+    out
+}
+
+/// Decodes a payload written by encoding `version`.
+pub fn decode(bytes: &[u8], version: u32, policy: &Policy) -> Result<LikeSet> {
+    let mut r = Reader { bytes, pos: 0 };
+    let set = match version {
+        1 => decode_v1(&mut r, policy)?,
+        2 => decode_v2(&mut r, policy)?,
+        _ => return Err(DecodeError("unknown encoding version")),
+    };
+    if r.pos != bytes.len() {
+        return Err(DecodeError("trailing bytes"));
+    }
+    Ok(set)
+}
+
+fn decode_v1(r: &mut Reader<'_>, policy: &Policy) -> Result<LikeSet> {
+    let count = r.count()?;
+    let mut ids = Vec::with_capacity(count);
+    let mut prev: Option<u64> = None;
+    for _ in 0..count {
+        let v = r.varint()?;
+        let id = match prev {
+            None => v,
+            Some(p) if v == 0 => return Err(DecodeError(if p == 0 { "duplicate id" } else { "ids not ascending" })),
+            Some(p) => p.checked_add(v).ok_or(DecodeError("id out of range"))?,
+        };
+        if id > MAX_ID {
+            return Err(DecodeError("id out of range"));
+        }
+        ids.push(id);
+        prev = Some(id);
+    }
+    Ok(LikeSet::from_sorted(&ids, Activity::default(), policy))
+}
+
+fn decode_v2(r: &mut Reader<'_>, policy: &Policy) -> Result<LikeSet> {
+    let kind = r.u8()?;
+    let activity = get_activity(r)?;
+    let count = r.varint()?;
+    if count == 0 {
+        return Err(DecodeError("empty set"));
+    }
+    let mut set = match kind {
+        KIND_LIST => {
+            let width = usize::from(r.u8()?);
+            if !matches!(width, 2 | 4 | 8) {
+                return Err(DecodeError("bad width"));
+            }
+            let n = usize::try_from(count).map_err(|_| DecodeError("count too large"))?;
+            let body = r.take(n.checked_mul(width).ok_or(DecodeError("count too large"))?)?;
+            let mut ids = Vec::with_capacity(n);
+            for chunk in body.chunks_exact(width) {
+                let mut le = [0u8; 8];
+                le[..width].copy_from_slice(chunk);
+                let id = u64::from_le_bytes(le);
+                if id > MAX_ID {
+                    return Err(DecodeError("id out of range"));
+                }
+                if ids.last().is_some_and(|&p| p >= id) {
+                    return Err(DecodeError("ids not ascending"));
+                }
+                ids.push(id);
+            }
+            LikeSet::from_sorted(&ids, Activity::default(), policy)
+        }
+        KIND_ROARING => {
+            let n = r.count()?;
+            let mut total: u64 = 0;
+            let mut prev_high: Option<u32> = None;
+            let mut bitmaps = Vec::with_capacity(n);
+            for _ in 0..n {
+                let high = r.u32()?;
+                if high > (MAX_ID >> 32) as u32 {
+                    return Err(DecodeError("id out of range"));
+                }
+                if prev_high.is_some_and(|p| p >= high) {
+                    return Err(DecodeError("bitmaps not ascending"));
+                }
+                prev_high = Some(high);
+                let len = r.count()?;
+                let body = r.take(len)?;
+                let mut cur = Cursor::new(body);
+                let bm = RoaringBitmap::deserialize_from(&mut cur).map_err(|_| DecodeError("bad bitmap"))?;
+                if cur.position() != len as u64 {
+                    return Err(DecodeError("bitmap length mismatch"));
+                }
+                if bm.is_empty() {
+                    return Err(DecodeError("empty bitmap"));
+                }
+                total += bm.len();
+                bitmaps.push((high, bm));
+            }
+            if total != count {
+                return Err(DecodeError("count mismatch"));
+            }
+            let map = RoaringTreemap::from_bitmaps(bitmaps);
+            let mut set = LikeSet(Repr::Big(Box::new(super::Big { map, count, activity: Activity::default() })));
+            set.settle(policy);
+            set
+        }
+        _ => return Err(DecodeError("unknown kind")),
+    };
+    if set.len() != count {
+        return Err(DecodeError("count mismatch"));
+    }
+    set.set_activity(activity, policy);
+    Ok(set)
+}
+
+fn put_activity(out: &mut Vec<u8>, a: &Activity) {
+    match a {
+        Activity::Inline { stripe, count } => {
+            out.push(ACTIVITY_INLINE);
+            out.extend_from_slice(&stripe.to_le_bytes());
+            out.extend_from_slice(&count.to_le_bytes());
+        }
+        Activity::Rings(r) => {
+            out.push(ACTIVITY_RINGS);
+            out.extend_from_slice(&r.last.to_le_bytes());
+            for v in r.minute.iter().chain(r.hour.iter()) {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+    }
+}
+
+fn get_activity(r: &mut Reader<'_>) -> Result<Activity> {
+    match r.u8()? {
+        ACTIVITY_INLINE => Ok(Activity::Inline { stripe: r.u32()?, count: r.u32()? }),
+        ACTIVITY_RINGS => {
+            let mut rings = Rings { last: r.u32()?, ..Rings::default() };
+            for v in rings.minute.iter_mut().chain(rings.hour.iter_mut()) {
+                *v = r.u32()?;
+            }
+            Ok(Activity::Rings(Box::new(rings)))
+        }
+        _ => Err(DecodeError("bad activity")),
+    }
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.bytes.len()).ok_or(DecodeError("truncated"))?;
+        let s = &self.bytes[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+
+    fn u8(&mut self) -> Result<u8> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn u32(&mut self) -> Result<u32> {
+        let b = self.take(4)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn varint(&mut self) -> Result<u64> {
+        let mut v: u64 = 0;
+        for shift in (0..64).step_by(7) {
+            let b = self.u8()?;
+            let bits = u64::from(b & 0x7f);
+            if shift == 63 && bits > 1 {
+                return Err(DecodeError("varint overflow"));
+            }
+            v |= bits << shift;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(DecodeError("varint overflow"))
+    }
+
+    /// A count of items that each take at least one more byte: refused when
+    /// larger than what is left, so a forged count cannot force a huge allocation.
+    fn count(&mut self) -> Result<usize> {
+        let n = self.varint()?;
+        usize::try_from(n)
+            .ok()
+            .filter(|&n| n <= self.bytes.len() - self.pos)
+            .ok_or(DecodeError("count exceeds payload"))
+    }
+}

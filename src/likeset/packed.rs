@@ -1,0 +1,321 @@
+//! The compact encoding: one allocation holding a 16-byte header (activity
+//! word, length, element width) and the sorted user IDs packed at the
+//! narrowest width that fits the largest (2, 4 or 8 bytes), in the spirit of
+//! Redis's intset. The block is reallocated to the exact size on every change,
+//! so a small set pays no spare capacity.
+
+use std::alloc::{self, Layout};
+use std::ptr::NonNull;
+
+use super::activity::Activity;
+
+#[repr(C)]
+struct Header {
+    activity: u64,
+    len: u32,
+    width: u8,
+    _pad: [u8; 3],
+}
+
+const HEADER: usize = std::mem::size_of::<Header>();
+const ALIGN: usize = 8;
+
+/// Most IDs a packed block may hold (its length is a u32).
+pub const MAX_LEN: usize = u32::MAX as usize;
+
+/// Sorted, deduplicated IDs at one width.
+#[derive(Clone, Copy)]
+pub enum View<'a> {
+    W2(&'a [u16]),
+    W4(&'a [u32]),
+    W8(&'a [u64]),
+}
+
+impl View<'_> {
+    pub fn len(&self) -> usize {
+        match self {
+            View::W2(s) => s.len(),
+            View::W4(s) => s.len(),
+            View::W8(s) => s.len(),
+        }
+    }
+
+    pub fn get(&self, i: usize) -> Option<u64> {
+        match self {
+            View::W2(s) => s.get(i).map(|&v| u64::from(v)),
+            View::W4(s) => s.get(i).map(|&v| u64::from(v)),
+            View::W8(s) => s.get(i).copied(),
+        }
+    }
+
+    /// `Ok(position)` of `id`, or `Err(insertion point)`.
+    pub fn search(&self, id: u64) -> Result<usize, usize> {
+        match self {
+            View::W2(s) => u16::try_from(id).map_or(Err(s.len()), |v| s.binary_search(&v)),
+            View::W4(s) => u32::try_from(id).map_or(Err(s.len()), |v| s.binary_search(&v)),
+            View::W8(s) => s.binary_search(&id),
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+        (0..self.len()).filter_map(move |i| self.get(i))
+    }
+}
+
+/// Narrowest width (bytes) that holds `id`.
+pub fn width_for(id: u64) -> usize {
+    if id <= u64::from(u16::MAX) {
+        2
+    } else if id <= u64::from(u32::MAX) {
+        4
+    } else {
+        8
+    }
+}
+
+/// Owning pointer to a packed block.
+pub struct Packed {
+    ptr: NonNull<Header>,
+}
+
+// The block is plain owned memory, like a Box.
+unsafe impl Send for Packed {}
+unsafe impl Sync for Packed {}
+
+fn layout(width: usize, len: usize) -> Layout {
+    // Sizes are bounded by MAX_LEN * 8 + HEADER, far below isize::MAX.
+    Layout::from_size_align(HEADER + width * len, ALIGN).unwrap_or_else(|_| Layout::new::<Header>())
+}
+
+impl Packed {
+    /// Builds a block from strictly ascending IDs (the caller guarantees order).
+    pub fn from_sorted(ids: &[u64], activity: Activity) -> Packed {
+        let width = ids.last().map_or(2, |&m| width_for(m));
+        let mut p = Packed::alloc(width, ids.len(), activity);
+        for (i, &id) in ids.iter().enumerate() {
+            p.write(i, id);
+        }
+        p
+    }
+
+    fn alloc(width: usize, len: usize, activity: Activity) -> Packed {
+        let lay = layout(width, len);
+        // SAFETY: the layout has non-zero size (it includes the header).
+        let raw = unsafe { alloc::alloc(lay) } as *mut Header;
+        let Some(ptr) = NonNull::new(raw) else { alloc::handle_alloc_error(lay) };
+        // SAFETY: freshly allocated, properly aligned for Header.
+        unsafe {
+            ptr.as_ptr().write(Header {
+                activity: activity.into_word(),
+                len: len as u32,
+                width: width as u8,
+                _pad: [0; 3],
+            })
+        };
+        Packed { ptr }
+    }
+
+    fn header(&self) -> &Header {
+        // SAFETY: ptr is a live block we own.
+        unsafe { self.ptr.as_ref() }
+    }
+
+    fn header_mut(&mut self) -> &mut Header {
+        // SAFETY: ptr is a live block we own exclusively.
+        unsafe { self.ptr.as_mut() }
+    }
+
+    pub fn len(&self) -> usize {
+        self.header().len as usize
+    }
+
+    pub fn width(&self) -> usize {
+        usize::from(self.header().width)
+    }
+
+    fn data(&self) -> *mut u8 {
+        // SAFETY: the data area starts right after the header, inside the block.
+        unsafe { (self.ptr.as_ptr() as *mut u8).add(HEADER) }
+    }
+
+    pub fn view(&self) -> View<'_> {
+        let (len, data) = (self.len(), self.data());
+        // SAFETY: the block holds `len` initialised elements of `width` bytes,
+        // 8-aligned (header size is a multiple of 8).
+        unsafe {
+            match self.width() {
+                2 => View::W2(std::slice::from_raw_parts(data as *const u16, len)),
+                4 => View::W4(std::slice::from_raw_parts(data as *const u32, len)),
+                _ => View::W8(std::slice::from_raw_parts(data as *const u64, len)),
+            }
+        }
+    }
+
+    fn write(&mut self, i: usize, id: u64) {
+        debug_assert!(i < self.len() && width_for(id) <= self.width());
+        let data = self.data();
+        // SAFETY: i < len, and the width holds id (callers widen first).
+        unsafe {
+            match self.width() {
+                2 => (data as *mut u16).add(i).write(id as u16),
+                4 => (data as *mut u32).add(i).write(id as u32),
+                _ => (data as *mut u64).add(i).write(id),
+            }
+        }
+    }
+
+    fn resize(&mut self, new_len: usize) {
+        let (w, old) = (self.width(), self.len());
+        // SAFETY: the block was allocated with layout(w, old); the new size is
+        // non-zero and valid for the same alignment.
+        let raw = unsafe {
+            alloc::realloc(self.ptr.as_ptr() as *mut u8, layout(w, old), layout(w, new_len).size())
+        } as *mut Header;
+        let Some(ptr) = NonNull::new(raw) else { alloc::handle_alloc_error(layout(w, new_len)) };
+        self.ptr = ptr;
+        self.header_mut().len = new_len as u32;
+    }
+
+    /// Inserts `id`; false if already present.
+    pub fn insert(&mut self, id: u64) -> bool {
+        let pos = match self.view().search(id) {
+            Ok(_) => return false,
+            Err(pos) => pos,
+        };
+        if width_for(id) > self.width() {
+            // Widening rewrites every element: rebuild (rare, like intset upgrade).
+            let mut ids: Vec<u64> = self.view().iter().collect();
+            ids.insert(pos, id);
+            *self = Packed::from_sorted(&ids, self.take_activity());
+            return true;
+        }
+        let (len, w) = (self.len(), self.width());
+        self.resize(len + 1);
+        let data = self.data();
+        // SAFETY: the block now has room for len + 1 elements; shift the tail right.
+        unsafe { std::ptr::copy(data.add(pos * w), data.add((pos + 1) * w), (len - pos) * w) };
+        self.write(pos, id);
+        true
+    }
+
+    /// Removes `id`; false if absent.
+    pub fn remove(&mut self, id: u64) -> bool {
+        let Ok(pos) = self.view().search(id) else { return false };
+        let (len, w) = (self.len(), self.width());
+        let data = self.data();
+        // SAFETY: pos < len; shift the tail left over it.
+        unsafe { std::ptr::copy(data.add((pos + 1) * w), data.add(pos * w), (len - pos - 1) * w) };
+        self.resize(len - 1);
+        true
+    }
+
+    pub fn activity(&self) -> Activity {
+        // SAFETY: the word is owned by the header; we hand out a clone and
+        // keep the original.
+        let a = unsafe { Activity::from_word(self.header().activity) };
+        let copy = a.clone();
+        std::mem::forget(a);
+        copy
+    }
+
+    /// Runs `f` on the activity in place.
+    pub fn with_activity<R>(&mut self, f: impl FnOnce(&mut Activity) -> R) -> R {
+        let mut a = self.take_activity();
+        let r = f(&mut a);
+        self.header_mut().activity = a.into_word();
+        r
+    }
+
+    /// Moves the activity out, leaving an empty one.
+    pub fn take_activity(&mut self) -> Activity {
+        let word = std::mem::replace(&mut self.header_mut().activity, Activity::default().into_word());
+        // SAFETY: the word came from into_word and is now owned by us alone.
+        unsafe { Activity::from_word(word) }
+    }
+
+    /// Bytes of the block and of the rings it owns.
+    pub fn heap_bytes(&self) -> usize {
+        HEADER + self.width() * self.len() + self.activity_heap_bytes()
+    }
+
+    fn activity_heap_bytes(&self) -> usize {
+        if self.header().activity & 1 == 1 {
+            0
+        } else {
+            std::mem::size_of::<super::activity::Rings>()
+        }
+    }
+
+    pub(crate) fn into_raw(self) -> *mut u8 {
+        let p = self.ptr.as_ptr() as *mut u8;
+        std::mem::forget(self);
+        p
+    }
+
+    /// # Safety
+    /// `p` must come from `into_raw` and be consumed once.
+    pub(crate) unsafe fn from_raw(p: *mut u8) -> Packed {
+        Packed { ptr: NonNull::new_unchecked(p as *mut Header) }
+    }
+}
+
+impl Clone for Packed {
+    fn clone(&self) -> Packed {
+        let lay = layout(self.width(), self.len());
+        // SAFETY: same layout as self; we copy all bytes, then give the copy
+        // its own activity word (rings are deep-copied, not shared).
+        unsafe {
+            let raw = alloc::alloc(lay);
+            let Some(ptr) = NonNull::new(raw as *mut Header) else { alloc::handle_alloc_error(lay) };
+            std::ptr::copy_nonoverlapping(self.ptr.as_ptr() as *const u8, raw, lay.size());
+            let mut copy = Packed { ptr };
+            copy.header_mut().activity = self.activity().into_word();
+            copy
+        }
+    }
+}
+
+impl Drop for Packed {
+    fn drop(&mut self) {
+        drop(self.take_activity());
+        // SAFETY: allocated with this layout, freed once.
+        unsafe { alloc::dealloc(self.ptr.as_ptr() as *mut u8, layout(self.width(), self.len())) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn insert_remove_widen() {
+        let mut p = Packed::from_sorted(&[5], Activity::default());
+        assert!(p.insert(3));
+        assert!(!p.insert(3));
+        assert!(p.insert(70_000));
+        assert_eq!(p.width(), 4);
+        assert!(p.insert(1 << 40));
+        assert_eq!(p.width(), 8);
+        assert_eq!(p.view().iter().collect::<Vec<_>>(), vec![3, 5, 70_000, 1 << 40]);
+        assert!(p.remove(5));
+        assert!(!p.remove(5));
+        assert_eq!(p.view().iter().collect::<Vec<_>>(), vec![3, 70_000, 1 << 40]);
+        let c = p.clone();
+        assert!(p.remove(3));
+        assert_eq!(c.len(), 3);
+        assert_eq!(p.len(), 2);
+    }
+
+    #[test]
+    fn activity_rings_survive_clone_and_take() {
+        let mut p = Packed::from_sorted(&[1, 2], Activity::default());
+        p.with_activity(|a| {
+            a.record(1_000_000_000, 1);
+            a.record(1_000_030_000, 1);
+        });
+        assert!(matches!(p.activity(), Activity::Rings(_)));
+        let c = p.clone();
+        assert_eq!(c.activity(), p.activity());
+        assert_eq!(p.heap_bytes(), 16 + 2 * 2 + std::mem::size_of::<super::super::activity::Rings>());
+    }
+}

@@ -1,0 +1,240 @@
+//! Unit and property tests of the like-set against a `BTreeSet<u64>` model.
+
+use std::collections::BTreeSet;
+
+use proptest::prelude::*;
+
+use super::codec::{self, CURRENT_VERSION};
+use super::*;
+
+const NOW: u64 = 1_789_999_800_000;
+
+fn small() -> Policy {
+    Policy { packed_max: 64 }
+}
+
+fn page_all(s: &LikeSet, limit: usize) -> Vec<u64> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let mut got = Vec::new();
+        s.page(after, limit, |id| got.push(id));
+        if got.is_empty() {
+            return out;
+        }
+        after = got.last().copied();
+        out.extend(got);
+    }
+}
+
+fn check(s: &LikeSet, model: &BTreeSet<u64>) {
+    assert_eq!(s.len(), model.len() as u64);
+    assert!(s.iter().eq(model.iter().copied()));
+    assert_eq!(page_all(s, 7), model.iter().copied().collect::<Vec<_>>());
+}
+
+fn round_trip(s: &LikeSet, policy: &Policy) -> LikeSet {
+    let mut buf = Vec::new();
+    codec::encode(s, &mut buf);
+    codec::decode(&buf, CURRENT_VERSION, policy).expect("decodes")
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Add(u64),
+    Del(u64),
+}
+
+fn id_strategy() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        4 => 0u64..200,
+        3 => 0u64..100_000,
+        2 => 0u64..(1 << 32),
+        1 => 0u64..=MAX_ID,
+        1 => (MAX_ID - 5)..=MAX_ID,
+    ]
+}
+
+fn op_strategy() -> impl Strategy<Value = Op> {
+    prop_oneof![3 => id_strategy().prop_map(Op::Add), 1 => id_strategy().prop_map(Op::Del)]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn behaves_like_a_btreeset(ops in prop::collection::vec(op_strategy(), 0..400)) {
+        let policy = small();
+        let mut s = LikeSet::new();
+        let mut model = BTreeSet::new();
+        for op in &ops {
+            match *op {
+                Op::Add(id) => prop_assert_eq!(s.insert(id, Some(NOW), &policy), model.insert(id)),
+                Op::Del(id) => prop_assert_eq!(s.remove(id, &policy), model.remove(&id)),
+            }
+            prop_assert_eq!(s.len(), model.len() as u64);
+        }
+        check(&s, &model);
+        for id in model.iter().take(50) {
+            prop_assert!(s.contains(*id));
+        }
+        prop_assert!(!s.contains(MAX_ID - 6) || model.contains(&(MAX_ID - 6)));
+        if !model.is_empty() {
+            let back = round_trip(&s, &policy);
+            check(&back, &model);
+            prop_assert_eq!(back.rate(NOW), s.rate(NOW));
+            let v1 = codec::encode_v1(&model.iter().copied().collect::<Vec<_>>());
+            check(&codec::decode(&v1, 1, &policy).expect("v1 decodes"), &model);
+        }
+        let c = s.clone();
+        check(&c, &model);
+    }
+
+    #[test]
+    fn pages_start_after(ids in prop::collection::btree_set(id_strategy(), 0..300), after in id_strategy(), limit in 1usize..50) {
+        let s = LikeSet::from_sorted(&ids.iter().copied().collect::<Vec<_>>(), Activity::default(), &small());
+        let mut got = Vec::new();
+        s.page(Some(after), limit, |id| got.push(id));
+        let want: Vec<u64> = ids.range(after.saturating_add(1)..).take(limit).copied().collect();
+        prop_assert_eq!(got, if after == u64::MAX { vec![] } else { want });
+    }
+
+    #[test]
+    fn truncated_or_flipped_payloads_never_panic(
+        ids in prop::collection::btree_set(id_strategy(), 1..300),
+        cut in any::<prop::sample::Index>(),
+        flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
+    ) {
+        let policy = small();
+        let s = LikeSet::from_sorted(&ids.iter().copied().collect::<Vec<_>>(), Activity::default(), &policy);
+        let mut buf = Vec::new();
+        codec::encode(&s, &mut buf);
+        let truncated = &buf[..cut.index(buf.len())];
+        prop_assert!(codec::decode(truncated, CURRENT_VERSION, &policy).is_err());
+        let mut bad = buf.clone();
+        for (at, x) in &flips {
+            let i = at.index(bad.len());
+            bad[i] ^= x | 1;
+        }
+        for version in [1, 2] {
+            if let Ok(d) = codec::decode(&bad, version, &policy) {
+                // Whatever decodes must be a sane set.
+                let all: Vec<u64> = d.iter().collect();
+                prop_assert_eq!(all.len() as u64, d.len());
+                prop_assert!(all.windows(2).all(|w| w[0] < w[1]));
+                prop_assert!(all.iter().all(|&id| id <= MAX_ID && d.contains(id)));
+            }
+        }
+    }
+}
+
+#[test]
+fn single_is_inline_and_grows() {
+    let p = Policy::default();
+    let mut s = LikeSet::new();
+    assert!(s.insert(42, Some(NOW), &p));
+    assert_eq!(s.encoding(), Encoding::Single);
+    assert_eq!(s.heap_bytes(), 0);
+    assert_eq!(s.rate(NOW), Rate { minute: 1, hour: 1 });
+    assert!(s.insert(7, Some(NOW), &p));
+    assert_eq!(s.encoding(), Encoding::Packed);
+    assert_eq!(s.rate(NOW), Rate { minute: 2, hour: 2 });
+    assert!(s.remove(42, &p));
+    // Two recent adds cannot be represented inline: it stays packed.
+    assert_eq!(s.encoding(), Encoding::Packed);
+    let mut t = LikeSet::new();
+    t.insert(1, None, &p);
+    t.insert(2, None, &p);
+    t.remove(1, &p);
+    assert_eq!(t.encoding(), Encoding::Single);
+    assert!(t.remove(2, &p));
+    assert!(t.is_empty());
+}
+
+#[test]
+fn word_round_trip_every_encoding() {
+    let p = small();
+    let mut sets = vec![LikeSet::new()];
+    for n in [1u64, 2, 100, 5_000] {
+        let mut s = LikeSet::new();
+        for i in 0..n {
+            s.insert(i * 7919 + (1 << 33) * (n % 2), Some(NOW), &p);
+        }
+        sets.push(s);
+    }
+    for s in sets {
+        let (len, enc, ids): (u64, Encoding, Vec<u64>) = (s.len(), s.encoding(), s.iter().collect());
+        let mut w = s.into_word();
+        unsafe {
+            LikeSet::with_word(w, |b| {
+                assert_eq!((b.len(), b.encoding()), (len, enc));
+                assert!(b.iter().eq(ids.iter().copied()));
+            });
+            LikeSet::with_word_mut(&mut w, |b| b.insert(MAX_ID, None, &p));
+            let back = LikeSet::from_word(w);
+            assert_eq!(back.len(), len + 1);
+        }
+    }
+}
+
+#[test]
+fn promotes_when_large_and_demotes_with_hysteresis() {
+    let p = Policy { packed_max: 1000 };
+    let mut s = LikeSet::new();
+    // Sparse ids: packed until packed_max.
+    for i in 0..1000u64 {
+        s.insert(i * 1_000_003, None, &p);
+    }
+    assert_eq!(s.encoding(), Encoding::Packed);
+    s.insert(7, None, &p);
+    assert_eq!(s.encoding(), Encoding::Roaring);
+    // Shrinking a little does not demote; shrinking to half does.
+    for i in 0..200u64 {
+        s.remove(i * 1_000_003, &p);
+    }
+    assert_eq!(s.encoding(), Encoding::Roaring);
+    for i in 200..600u64 {
+        s.remove(i * 1_000_003, &p);
+    }
+    assert_eq!(s.encoding(), Encoding::Packed);
+    assert_eq!(s.len(), 401);
+}
+
+#[test]
+fn dense_ids_go_roaring_early_and_stay_small() {
+    let p = Policy::default();
+    let mut s = LikeSet::new();
+    for i in 0..1_000_000u64 {
+        s.insert(5_000_000 + i, None, &p);
+    }
+    assert_eq!(s.encoding(), Encoding::Roaring);
+    assert!(s.heap_bytes() < 1_000_000 / 100 * 4, "{} bytes", s.heap_bytes());
+    let mut small_dense = LikeSet::new();
+    for i in 0..512u64 {
+        small_dense.insert(1_000 + i, None, &p);
+    }
+    assert_eq!(small_dense.encoding(), Encoding::Roaring);
+    assert!(small_dense.heap_bytes() < 512 * 2);
+}
+
+#[test]
+fn decode_refuses_forged_payloads() {
+    let p = Policy::default();
+    let mut forged = vec![0u8, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    // kind list, inline activity, then count 0.
+    forged.push(0);
+    assert!(codec::decode(&forged, 2, &p).is_err());
+    // A count of 2^40 with no body must not allocate.
+    let mut huge = vec![0u8, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    huge.extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x20]);
+    huge.push(4);
+    assert!(codec::decode(&huge, 2, &p).is_err());
+    assert!(codec::decode(&codec::encode_v1(&[5, 5]), 1, &p).is_err());
+    assert!(codec::decode(&codec::encode_v1(&[MAX_ID + 1]), 1, &p).is_err());
+    assert!(codec::decode(&[], 2, &p).is_err());
+    assert!(codec::decode(&[1, 2], 3, &p).is_err());
+    // Trailing bytes.
+    let mut ok = codec::encode_v1(&[1, 2, 3]);
+    ok.push(0);
+    assert!(codec::decode(&ok, 1, &p).is_err());
+}
