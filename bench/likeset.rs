@@ -9,8 +9,8 @@
 //! Filter like any criterion bench, e.g. `cargo bench --bench likeset -- add/sparse`.
 //!
 //! How each operation is timed, so that the set stays at the size named in the ID:
-//! - add / remove at sizes <= 100: every iteration works on its own clone of the set
-//!   (cloned outside the timed region, in batches of 1000);
+//! - add / remove at sizes <= 100: 64 copies of the set; one operation is timed on each copy
+//!   in turn (64 per timed chunk), then undone outside the timed region;
 //! - add / remove at sizes >= 1k: chunks of 64 operations are timed, then undone outside the
 //!   timed region (the set never drifts more than 64 IDs from its nominal size);
 //! - contains: half present IDs, half random IDs (mostly absent), cycled from a pool;
@@ -20,7 +20,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -49,6 +49,8 @@ impl Dist {
 
 struct Fixture {
     set: LikeSet,
+    /// Every ID of the set, in insertion order.
+    all: Vec<u64>,
     /// IDs in the set (a sample of up to POOL of them, in random order).
     members: Vec<u64>,
     /// IDs not in the set, in the order they should be added.
@@ -108,7 +110,20 @@ fn fixture(dist: Dist, n: usize, policy: &Policy) -> Fixture {
             }
         })
         .collect();
-    Fixture { set, members, fresh, probes }
+    Fixture { set, all, members, fresh, probes }
+}
+
+/// A new set with the same IDs as the fixture's (LikeSet is not Clone).
+fn rebuild(fx: &Fixture, policy: &Policy) -> LikeSet {
+    let mut s = LikeSet::new();
+    for &id in &fx.all {
+        s.insert(id, Some(NOW_MS), policy);
+    }
+    s
+}
+
+fn copies_of(fx: &Fixture, policy: &Policy) -> Vec<LikeSet> {
+    (0..CHUNK).map(|_| rebuild(fx, policy)).collect()
 }
 
 fn config_for(group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>, n: usize) {
@@ -135,19 +150,30 @@ fn bench_all(c: &mut Criterion) {
             // ---- add ----
             g.throughput(Throughput::Elements(1));
             if n <= 100 {
+                let mut copies = copies_of(&fx, &policy);
                 let mut k = 0usize;
                 g.bench_function(id("add"), |b| {
-                    b.iter_batched_ref(
-                        || fx.set.clone(),
-                        |s| {
-                            k = (k + 1) % fx.fresh.len();
-                            black_box(s.insert(fx.fresh[k], Some(NOW_MS), &policy))
-                        },
-                        BatchSize::NumIterations(1000),
-                    )
+                    b.iter_custom(|iters| {
+                        let mut total = Duration::ZERO;
+                        let mut left = iters as usize;
+                        while left > 0 {
+                            let m = left.min(CHUNK);
+                            let t = Instant::now();
+                            for (j, s) in copies.iter_mut().take(m).enumerate() {
+                                black_box(s.insert(fx.fresh[(k + j) % POOL], Some(NOW_MS), &policy));
+                            }
+                            total += t.elapsed();
+                            for (j, s) in copies.iter_mut().take(m).enumerate() {
+                                s.remove(fx.fresh[(k + j) % POOL], &policy);
+                            }
+                            k = (k + m) % POOL;
+                            left -= m;
+                        }
+                        total
+                    })
                 });
             } else {
-                let mut s = fx.set.clone();
+                let mut s = rebuild(&fx, &policy);
                 let mut k = 0usize;
                 g.bench_function(id("add"), |b| {
                     b.iter_custom(|iters| {
@@ -175,23 +201,35 @@ fn bench_all(c: &mut Criterion) {
 
             // ---- remove ----
             if n <= 100 {
+                let mut copies = copies_of(&fx, &policy);
                 let mut k = 0usize;
                 g.bench_function(id("remove"), |b| {
-                    b.iter_batched_ref(
-                        || fx.set.clone(),
-                        |s| {
-                            k = (k + 1) % fx.members.len();
-                            black_box(s.remove(fx.members[k], &policy))
-                        },
-                        BatchSize::NumIterations(1000),
-                    )
+                    b.iter_custom(|iters| {
+                        let mut total = Duration::ZERO;
+                        let mut left = iters as usize;
+                        let len = fx.members.len();
+                        while left > 0 {
+                            let m = left.min(CHUNK);
+                            let t = Instant::now();
+                            for (j, s) in copies.iter_mut().take(m).enumerate() {
+                                black_box(s.remove(fx.members[(k + j) % len], &policy));
+                            }
+                            total += t.elapsed();
+                            for (j, s) in copies.iter_mut().take(m).enumerate() {
+                                s.insert(fx.members[(k + j) % len], None, &policy);
+                            }
+                            k = (k + m) % len;
+                            left -= m;
+                        }
+                        total
+                    })
                 });
             } else {
                 // Distinct members for each chunk, so every timed remove really removes.
                 let mut distinct = fx.members.clone();
                 distinct.sort_unstable();
                 distinct.dedup();
-                let mut s = fx.set.clone();
+                let mut s = rebuild(&fx, &policy);
                 let mut k = 0usize;
                 g.bench_function(id("remove"), |b| {
                     b.iter_custom(|iters| {

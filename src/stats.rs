@@ -1,0 +1,61 @@
+//! Module-wide counters for INFO (keys, likes, keys per encoding, bytes).
+//! Atomics: values are also freed by Redis's lazy-free thread.
+
+use std::os::raw::c_char;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use redis_module::raw;
+
+use crate::alloc::MODULE_BYTES;
+use crate::likeset::{Encoding, LikeSet};
+
+static KEYS: [AtomicI64; 3] = [AtomicI64::new(0), AtomicI64::new(0), AtomicI64::new(0)];
+static LIKES: AtomicI64 = AtomicI64::new(0);
+
+fn slot(e: Encoding) -> usize {
+    match e {
+        Encoding::Single => 0,
+        Encoding::Packed => 1,
+        Encoding::Roaring => 2,
+    }
+}
+
+fn track(set: &LikeSet, sign: i64) {
+    if set.is_empty() {
+        return;
+    }
+    KEYS[slot(set.encoding())].fetch_add(sign, Ordering::Relaxed);
+    LIKES.fetch_add(sign * set.len() as i64, Ordering::Relaxed);
+}
+
+/// A value came to exist (or a mutation finished).
+pub fn added(set: &LikeSet) {
+    track(set, 1);
+}
+
+/// A value is going away (or a mutation starts).
+pub fn removed(set: &LikeSet) {
+    track(set, -1);
+}
+
+/// The INFO callback: section `like_stats`.
+pub extern "C" fn info(ctx: *mut raw::RedisModuleInfoCtx, _for_crash_report: std::os::raw::c_int) {
+    let (Some(section), Some(field)) = (unsafe { raw::RedisModule_InfoAddSection }, unsafe { raw::RedisModule_InfoAddFieldLongLong }) else {
+        return;
+    };
+    let keys: Vec<i64> = KEYS.iter().map(|k| k.load(Ordering::Relaxed)).collect();
+    let fields: [(&[u8], i64); 6] = [
+        (b"keys\0", keys.iter().sum()),
+        (b"likes\0", LIKES.load(Ordering::Relaxed)),
+        (b"keys_single\0", keys[0]),
+        (b"keys_packed\0", keys[1]),
+        (b"keys_roaring\0", keys[2]),
+        (b"memory_bytes\0", MODULE_BYTES.load(Ordering::Relaxed) as i64),
+    ];
+    unsafe {
+        section(ctx, b"stats\0".as_ptr() as *mut c_char);
+        for (name, v) in fields {
+            field(ctx, name.as_ptr() as *const c_char, v as _);
+        }
+    }
+}

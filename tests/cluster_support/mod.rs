@@ -1,0 +1,675 @@
+//! Real redis-server processes on loopback for the cluster and durability tests.
+//!
+//! * [`Root`]: a temporary directory plus a watchdog shell process that kills every server
+//!   started under it (through their pid files) if the test process dies without cleaning up
+//!   (SIGKILL, abort, a harness timeout). Normal cleanup is the `Drop` of [`Server`]/[`Cluster`].
+//! * [`Server`]: one redis-server with the LIKE module loaded; restartable with the same
+//!   directory and arguments; SIGKILL on demand; killed on drop.
+//! * [`Cluster`]: six servers with `cluster-enabled yes`, joined by
+//!   `redis-cli --cluster create ... --cluster-replicas 1`, ready once every node reports
+//!   `cluster_state:ok` and every replica is in sync.
+//!
+//! Every wait is bounded by a timeout.
+#![allow(dead_code)]
+
+use std::collections::HashSet;
+use std::fs;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The module to load: `$LIKE_MODULE`, else `target/release/liblike.so`, else
+/// `target/debug/liblike.so`.
+pub fn module_path() -> PathBuf {
+    if let Ok(p) = std::env::var("LIKE_MODULE") {
+        if !p.is_empty() {
+            return PathBuf::from(p);
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for profile in ["release", "debug"] {
+        let p = root.join("target").join(profile).join("liblike.so");
+        if p.exists() {
+            return p;
+        }
+    }
+    panic!(
+        "the LIKE module was not found: build it with `cargo build --release` \
+         (target/release/liblike.so) or set LIKE_MODULE"
+    );
+}
+
+/// Polls `cond` every 20 ms until it returns true; panics with `what` after `timeout`.
+pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return;
+        }
+        if Instant::now() >= deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+static PORTS_TAKEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+
+fn port_free(port: u16) -> bool {
+    TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
+/// A loopback port that is free, and whose cluster bus port (port + 10000) is free too.
+/// Never hands out the same port twice in one process.
+pub fn free_port() -> u16 {
+    let mut taken = PORTS_TAKEN.lock().unwrap_or_else(|e| e.into_inner());
+    let seed = (std::process::id() as u64)
+        .wrapping_mul(2654435761)
+        .wrapping_add(Instant::now().elapsed().as_nanos() as u64)
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos() as u64)
+            .unwrap_or(0);
+    for i in 0..20_000u64 {
+        let port = 20_000 + ((seed.wrapping_add(i * 7919)) % 30_000) as u16;
+        if taken.contains(&port) || taken.contains(&(port + 10_000)) {
+            continue;
+        }
+        if port_free(port) && port_free(port + 10_000) {
+            taken.push(port);
+            taken.push(port + 10_000);
+            return port;
+        }
+    }
+    panic!("no free loopback port pair found");
+}
+
+/// Runs a command with a time limit; its stdout and stderr go to `log`.
+/// Returns (success, combined output). Panics if it does not finish in time.
+pub fn run_bounded(mut cmd: Command, log: &Path, timeout: Duration) -> (bool, String) {
+    let out = fs::File::create(log).expect("create log");
+    let err = out.try_clone().expect("clone log");
+    cmd.stdin(Stdio::null()).stdout(out).stderr(err);
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait().expect("try_wait") {
+            Some(status) => {
+                let text = fs::read_to_string(log).unwrap_or_default();
+                return (status.success(), text);
+            }
+            None if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let text = fs::read_to_string(log).unwrap_or_default();
+                panic!("{cmd:?} did not finish within {timeout:?}; output:\n{text}");
+            }
+            None => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
+
+/// A temporary directory for servers, watched by a watchdog process.
+pub struct Root {
+    dir: tempfile::TempDir,
+    watchdog: Option<Child>,
+}
+
+impl Root {
+    pub fn new(label: &str) -> Root {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("like-{label}-"))
+            .tempdir()
+            .expect("tempdir");
+        // If this test process disappears without running its destructors, kill every
+        // redis-server that wrote a pid file under this directory, then remove it.
+        let script = format!(
+            "while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
+             for f in '{root}'/*/redis.pid; do [ -f \"$f\" ] && kill -9 \"$(cat \"$f\")\" 2>/dev/null; done; \
+             rm -rf '{root}'",
+            pid = std::process::id(),
+            root = dir.path().display()
+        );
+        let watchdog = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok();
+        Root { dir, watchdog }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A fresh sub-directory for one server.
+    pub fn subdir(&self, name: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        fs::create_dir_all(&p).expect("mkdir");
+        p
+    }
+}
+
+impl Drop for Root {
+    fn drop(&mut self) {
+        if let Some(mut w) = self.watchdog.take() {
+            let _ = w.kill();
+            let _ = w.wait();
+        }
+    }
+}
+
+/// One redis-server process with the LIKE module loaded.
+pub struct Server {
+    pub port: u16,
+    pub dir: PathBuf,
+    args: Vec<String>,
+    child: Option<Child>,
+}
+
+impl Server {
+    /// Starts a server in `dir` on a free port. `extra` are config directives as
+    /// (name, value) pairs that override the defaults (`--save ""`, `--appendonly no`, ...).
+    pub fn start(dir: PathBuf, extra: &[(&str, &str)]) -> Server {
+        let mut last_log = String::new();
+        for _attempt in 0..3 {
+            let port = free_port();
+            let mut args: Vec<String> = Vec::new();
+            let mut push = |k: &str, v: &str| {
+                args.push(format!("--{k}"));
+                args.push(v.to_string());
+            };
+            push("port", &port.to_string());
+            push("bind", "127.0.0.1");
+            push("dir", &dir.display().to_string());
+            push("daemonize", "no");
+            push("logfile", "redis.log");
+            push("pidfile", &dir.join("redis.pid").display().to_string());
+            push("enable-debug-command", "yes");
+            push("loadmodule", &module_path().display().to_string());
+            let mut defaults: Vec<(&str, &str)> = vec![("save", ""), ("appendonly", "no")];
+            defaults.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
+            for (k, v) in defaults.iter().chain(extra.iter()) {
+                push(k, v);
+            }
+            let mut server = Server { port, dir: dir.clone(), args, child: None };
+            server.spawn();
+            match server.wait_ready(Duration::from_secs(15)) {
+                Ok(()) => return server,
+                Err(log) => {
+                    last_log = log;
+                    server.kill9();
+                }
+            }
+        }
+        panic!("redis-server did not start; last log:\n{last_log}");
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new("redis-server")
+            .args(&self.args)
+            .current_dir(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn redis-server (is it installed?)");
+        self.child = Some(child);
+    }
+
+    /// Waits until PING answers PONG (loading finished). Err(log) if the process exited or
+    /// the time ran out.
+    fn wait_ready(&mut self, timeout: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    return Err(format!("exited with {status}:\n{}", self.log()));
+                }
+            }
+            if let Ok(mut c) = self.try_conn(Duration::from_millis(300)) {
+                if let Ok(pong) = redis::cmd("PING").query::<String>(&mut c) {
+                    if pong == "PONG" {
+                        return Ok(());
+                    }
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(format!("not ready after {timeout:?}:\n{}", self.log()));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.join("redis.log")).unwrap_or_default()
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    fn try_conn(&self, timeout: Duration) -> redis::RedisResult<redis::Connection> {
+        let client = redis::Client::open(self.url())?;
+        let c = client.get_connection_with_timeout(timeout)?;
+        c.set_read_timeout(Some(Duration::from_secs(30)))?;
+        c.set_write_timeout(Some(Duration::from_secs(30)))?;
+        Ok(c)
+    }
+
+    /// A plain connection (30 s read/write timeouts).
+    pub fn conn(&self) -> redis::Connection {
+        self.try_conn(Duration::from_secs(5))
+            .unwrap_or_else(|e| panic!("connect to {}: {e}", self.addr()))
+    }
+
+    /// SIGKILL, then reap. No-op if not running.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts the server again with the same directory, port and arguments; waits until it
+    /// answers PING (loading finished).
+    pub fn restart(&mut self) {
+        self.kill9();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !port_free(self.port) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.spawn();
+        if let Err(log) = self.wait_ready(Duration::from_secs(30)) {
+            panic!("redis-server on {} did not restart: {log}", self.port);
+        }
+    }
+
+    /// The `field:value` lines of `INFO section`.
+    pub fn info(&self, section: &str) -> String {
+        let mut c = self.conn();
+        redis::cmd("INFO").arg(section).query::<String>(&mut c).unwrap_or_default()
+    }
+
+    pub fn info_field(&self, section: &str, field: &str) -> Option<String> {
+        info_field(&self.info(section), field)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// A field of an INFO reply.
+pub fn info_field(info: &str, field: &str) -> Option<String> {
+    info.lines().find_map(|l| {
+        let (k, v) = l.trim_end().split_once(':')?;
+        (k == field).then(|| v.to_string())
+    })
+}
+
+/// One line of CLUSTER NODES.
+#[derive(Clone, Debug)]
+pub struct NodeLine {
+    pub id: String,
+    pub addr: String,
+    pub flags: Vec<String>,
+    pub master_id: Option<String>,
+    pub connected: bool,
+    pub slots: Vec<(u16, u16)>,
+}
+
+impl NodeLine {
+    pub fn is_master(&self) -> bool {
+        self.flags.iter().any(|f| f == "master")
+    }
+    pub fn failed(&self) -> bool {
+        self.flags.iter().any(|f| f == "fail" || f == "fail?")
+    }
+    pub fn slot_count(&self) -> usize {
+        self.slots.iter().map(|(a, b)| (*b - *a) as usize + 1).sum()
+    }
+}
+
+pub fn parse_cluster_nodes(text: &str) -> Vec<NodeLine> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let addr = f[1].split('@').next().unwrap_or("").to_string();
+            let mut slots = Vec::new();
+            for s in f.iter().skip(8) {
+                if s.starts_with('[') {
+                    continue; // migrating/importing marker
+                }
+                match s.split_once('-') {
+                    Some((a, b)) => slots.push((a.parse().unwrap(), b.parse().unwrap())),
+                    None => {
+                        let n: u16 = s.parse().unwrap();
+                        slots.push((n, n));
+                    }
+                }
+            }
+            NodeLine {
+                id: f[0].to_string(),
+                addr,
+                flags: f[2].split(',').map(|s| s.to_string()).collect(),
+                master_id: (f[3] != "-").then(|| f[3].to_string()),
+                connected: f.get(7) == Some(&"connected"),
+                slots,
+            }
+        })
+        .collect()
+}
+
+/// Six cluster nodes (3 primaries, 3 replicas) with the module loaded.
+pub struct Cluster {
+    pub nodes: Vec<Server>,
+    root: Root,
+}
+
+pub const NODE_TIMEOUT_MS: u64 = 2000;
+
+impl Cluster {
+    pub fn start(n: usize, replicas: usize) -> Cluster {
+        let root = Root::new("cluster");
+        let timeout = NODE_TIMEOUT_MS.to_string();
+        let nodes: Vec<Server> = (0..n)
+            .map(|i| {
+                Server::start(
+                    root.subdir(&format!("node{i}")),
+                    &[
+                        ("cluster-enabled", "yes"),
+                        ("cluster-config-file", "nodes.conf"),
+                        ("cluster-node-timeout", &timeout),
+                    ],
+                )
+            })
+            .collect();
+        let mut cmd = Command::new("redis-cli");
+        cmd.arg("--cluster").arg("create");
+        for s in &nodes {
+            cmd.arg(s.addr());
+        }
+        cmd.arg("--cluster-replicas").arg(replicas.to_string()).arg("--cluster-yes");
+        let (ok, out) = run_bounded(cmd, &root.path().join("create.log"), Duration::from_secs(60));
+        assert!(ok, "redis-cli --cluster create failed:\n{out}");
+        let cluster = Cluster { nodes, root };
+        cluster.wait_healthy(Duration::from_secs(60));
+        cluster
+    }
+
+    pub fn root(&self) -> &Path {
+        self.root.path()
+    }
+
+    pub fn seeds(&self) -> Vec<String> {
+        self.nodes.iter().map(|s| s.addr()).collect()
+    }
+
+    /// Addresses of the nodes whose process is running.
+    pub fn live_seeds(&mut self) -> Vec<String> {
+        self.nodes.iter_mut().filter(|s| s.is_running()).map(|s| s.addr()).collect()
+    }
+
+    pub fn server(&self, addr: &str) -> &Server {
+        self.nodes.iter().find(|s| s.addr() == addr).unwrap_or_else(|| panic!("no node {addr}"))
+    }
+
+    pub fn server_mut(&mut self, addr: &str) -> &mut Server {
+        self.nodes
+            .iter_mut()
+            .find(|s| s.addr() == addr)
+            .unwrap_or_else(|| panic!("no node {addr}"))
+    }
+
+    /// A redis-rs cluster connection seeded with every node.
+    pub fn client(&self) -> redis::cluster::ClusterConnection {
+        Self::client_for(&self.seeds())
+    }
+
+    pub fn client_for(seeds: &[String]) -> redis::cluster::ClusterConnection {
+        let urls: Vec<String> = seeds.iter().map(|s| format!("redis://{s}/")).collect();
+        redis::cluster::ClusterClient::builder(urls)
+            .connection_timeout(Duration::from_secs(2))
+            .response_timeout(Duration::from_secs(10))
+            .build()
+            .expect("cluster client")
+            .get_connection()
+            .expect("cluster connection")
+    }
+
+    /// CLUSTER NODES as seen by the node at `addr`.
+    pub fn nodes_seen_by(&self, addr: &str) -> Vec<NodeLine> {
+        let mut c = self.server(addr).conn();
+        let text: String = redis::cmd("CLUSTER").arg("NODES").query(&mut c).expect("CLUSTER NODES");
+        parse_cluster_nodes(&text)
+    }
+
+    /// Waits until every running node reports `cluster_state:ok`, agrees on the same set of
+    /// primaries covering all 16384 slots, sees no failing node, and every replica's link to
+    /// its primary is up and caught up.
+    pub fn wait_healthy(&self, timeout: Duration) {
+        wait_until(timeout, "a healthy cluster (state ok, replicas in sync)", || {
+            self.is_healthy()
+        });
+    }
+
+    pub fn is_healthy(&self) -> bool {
+        let live: Vec<&Server> = self
+            .nodes
+            .iter()
+            .filter(|s| s.try_conn(Duration::from_millis(300)).is_ok())
+            .collect();
+        let mut views = Vec::new();
+        for s in &live {
+            let Ok(mut c) = s.try_conn(Duration::from_millis(500)) else { return false };
+            let Ok(info) = redis::cmd("CLUSTER").arg("INFO").query::<String>(&mut c) else {
+                return false;
+            };
+            if info_field(&info, "cluster_state").as_deref() != Some("ok") {
+                return false;
+            }
+            let Ok(text) = redis::cmd("CLUSTER").arg("NODES").query::<String>(&mut c) else {
+                return false;
+            };
+            let nodes = parse_cluster_nodes(&text);
+            let mut masters: Vec<(String, Vec<(u16, u16)>)> = nodes
+                .iter()
+                .filter(|n| n.is_master() && !n.slots.is_empty())
+                .map(|n| (n.addr.clone(), n.slots.clone()))
+                .collect();
+            masters.sort();
+            let covered: usize =
+                nodes.iter().filter(|n| n.is_master()).map(|n| n.slot_count()).sum();
+            if covered != 16384 {
+                return false;
+            }
+            // Every live node must be known and healthy from this node's point of view.
+            for other in &live {
+                let Some(line) = nodes.iter().find(|n| n.addr == other.addr()) else {
+                    return false;
+                };
+                if line.failed() || (!line.flags.iter().any(|f| f == "myself") && !line.connected) {
+                    return false;
+                }
+            }
+            if text.contains("handshake") || text.contains("noaddr") {
+                return false;
+            }
+            views.push(masters);
+            let Ok(repl) = redis::cmd("INFO").arg("replication").query::<String>(&mut c) else {
+                return false;
+            };
+            if info_field(&repl, "role").as_deref() == Some("slave") {
+                if info_field(&repl, "master_link_status").as_deref() != Some("up") {
+                    return false;
+                }
+                if info_field(&repl, "master_sync_in_progress").as_deref() == Some("1") {
+                    return false;
+                }
+            }
+        }
+        !views.is_empty() && views.windows(2).all(|w| w[0] == w[1])
+    }
+
+    /// Waits until each replica's replication offset equals its primary's.
+    pub fn wait_replicas_caught_up(&self, timeout: Duration) {
+        wait_until(timeout, "replicas caught up with their primaries", || {
+            let mut offsets: Vec<(String, String, i64)> = Vec::new(); // (addr, role, offset)
+            for s in &self.nodes {
+                let Ok(mut c) = s.try_conn(Duration::from_millis(300)) else { continue };
+                let Ok(repl) = redis::cmd("INFO").arg("replication").query::<String>(&mut c)
+                else {
+                    return false;
+                };
+                let role = info_field(&repl, "role").unwrap_or_default();
+                if role == "master" {
+                    let off = info_field(&repl, "master_repl_offset")
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(-1);
+                    offsets.push((s.addr(), role, off));
+                } else {
+                    let host = info_field(&repl, "master_host").unwrap_or_default();
+                    let port = info_field(&repl, "master_port").unwrap_or_default();
+                    let off = info_field(&repl, "slave_repl_offset")
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(-2);
+                    offsets.push((format!("{host}:{port}"), role, off));
+                }
+            }
+            offsets.iter().filter(|(_, r, _)| r == "slave").all(|(primary, _, off)| {
+                offsets.iter().any(|(a, r, o)| a == primary && r == "master" && o == off)
+            })
+        });
+    }
+
+    /// (node id, address) of the primaries that own slots, ordered by first slot.
+    pub fn primaries(&self) -> Vec<NodeLine> {
+        let live = self
+            .nodes
+            .iter()
+            .find(|s| s.try_conn(Duration::from_millis(300)).is_ok())
+            .expect("a live node");
+        let mut v: Vec<NodeLine> = self
+            .nodes_seen_by(&live.addr())
+            .into_iter()
+            .filter(|n| n.is_master() && !n.slots.is_empty() && !n.failed())
+            .collect();
+        v.sort_by_key(|n| n.slots.first().map(|s| s.0).unwrap_or(u16::MAX));
+        v
+    }
+
+    /// Runs `f` on a plain connection to every primary.
+    pub fn on_primaries(&self, mut f: impl FnMut(&mut redis::Connection)) {
+        for p in self.primaries() {
+            let mut c = self.server(&p.addr).conn();
+            f(&mut c);
+        }
+    }
+
+    /// FLUSHALL on every primary (replicated to the replicas).
+    pub fn flushall(&self) {
+        self.on_primaries(|c| {
+            redis::cmd("FLUSHALL").query::<()>(c).expect("FLUSHALL");
+        });
+    }
+
+    /// Kills every node now.
+    pub fn shutdown(&mut self) {
+        for s in &mut self.nodes {
+            s.kill9();
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// A process-wide cluster shared by several #[test]s of one test binary.
+///
+/// Each test calls [`Shared::run`]: tests take turns (a mutex), the cluster is started by the
+/// first one, and killed by the last of `expected` tests to finish (even when tests fail). If
+/// fewer tests run (a name filter), the watchdog of [`Root`] kills the servers when the test
+/// process exits.
+pub struct Shared {
+    state: Mutex<SharedState>,
+    expected: usize,
+}
+
+struct SharedState {
+    cluster: Option<Cluster>,
+    finished: usize,
+}
+
+impl Shared {
+    pub const fn new(expected: usize) -> Shared {
+        Shared { state: Mutex::new(SharedState { cluster: None, finished: 0 }), expected }
+    }
+
+    pub fn run<R>(&self, f: impl FnOnce(&mut Cluster) -> R) -> R {
+        let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        struct Finish<'a> {
+            state: &'a mut SharedState,
+            expected: usize,
+        }
+        impl Drop for Finish<'_> {
+            fn drop(&mut self) {
+                self.state.finished += 1;
+                if self.state.finished >= self.expected {
+                    if let Some(mut c) = self.state.cluster.take() {
+                        c.shutdown();
+                    }
+                }
+            }
+        }
+        let mut fin = Finish { state: &mut *guard, expected: self.expected };
+        if fin.state.cluster.is_none() {
+            let started = Instant::now();
+            fin.state.cluster = Some(Cluster::start(6, 1));
+            println!("cluster of 6 nodes ready in {:.1} s", started.elapsed().as_secs_f64());
+        }
+        let cluster = fin.state.cluster.as_mut().unwrap();
+        // A previous test may have failed half way: make sure the cluster is whole again.
+        restore_cluster(cluster);
+        f(cluster)
+    }
+}
+
+/// Restarts any node that is not running and waits for the cluster to be healthy.
+pub fn restore_cluster(cluster: &mut Cluster) {
+    let mut restarted = false;
+    for s in &mut cluster.nodes {
+        if !s.is_running() {
+            s.restart();
+            restarted = true;
+        }
+    }
+    let timeout = if restarted { Duration::from_secs(60) } else { Duration::from_secs(30) };
+    cluster.wait_healthy(timeout);
+}
