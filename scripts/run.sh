@@ -11,7 +11,7 @@ if redis-cli -p "$port" ping >/dev/null 2>&1; then
     echo "a server already answers on port $port: stop it (redis-cli -p $port shutdown) or set PORT" >&2
     exit 1
 fi
-redis-server ./redis.conf --port "$port" --daemonize yes --dir "$PWD/data" \
+redis-server ./redis.conf --port "$port" --daemonize yes \
     --logfile "$PWD/data/redis.log" --pidfile "$PWD/data/redis.pid"
 for _ in $(seq 50); do
     redis-cli -p "$port" ping >/dev/null 2>&1 && break
