@@ -493,18 +493,22 @@ fn single_activity(stripe: u32) -> Activity {
 
 /// Size of a roaring container header (key + store enum) in roaring 0.12.
 const CONTAINER_BYTES: usize = 32;
-/// Per-entry cost of the treemap's BTreeMap, amortised.
-const TREEMAP_ENTRY_BYTES: usize = 64;
+/// A BTreeMap<u32, RoaringBitmap> leaf node (11 entries) of the treemap.
+const TREEMAP_NODE_BYTES: usize = 320;
+const TREEMAP_NODE_ENTRIES: usize = 11;
 
 fn roaring_heap_bytes(map: &RoaringTreemap) -> usize {
-    map.bitmaps()
-        .map(|(_, bm): (u32, &RoaringBitmap)| {
-            let s = bm.statistics();
-            TREEMAP_ENTRY_BYTES
-                + s.n_containers as usize * CONTAINER_BYTES
-                + (s.n_bytes_array_containers + s.n_bytes_run_containers + s.n_bytes_bitset_containers) as usize
-        })
-        .sum()
+    let bitmaps = map.bitmaps().count();
+    let nodes = bitmaps.div_ceil(TREEMAP_NODE_ENTRIES) * TREEMAP_NODE_BYTES;
+    nodes
+        + map
+            .bitmaps()
+            .map(|(_, bm): (u32, &RoaringBitmap)| {
+                let s = bm.statistics();
+                s.n_containers as usize * CONTAINER_BYTES
+                    + (s.n_bytes_array_containers + s.n_bytes_run_containers + s.n_bytes_bitset_containers) as usize
+            })
+            .sum::<usize>()
 }
 
 /// Whether a roaring bitmap of these IDs would take well under (4/5 of) the
@@ -522,7 +526,8 @@ fn roaring_clearly_smaller(v: View<'_>) -> bool {
         let first = v.get(i).unwrap_or(0);
         let key = first >> 16;
         if last_high32 != Some(first >> 32) {
-            est += TREEMAP_ENTRY_BYTES;
+            // Over-counts maps of many bitmaps; they are rare (IDs >= 2^32).
+            est += TREEMAP_NODE_BYTES;
             last_high32 = Some(first >> 32);
         }
         let (mut card, mut runs, mut prev) = (0usize, 0usize, None::<u64>);
