@@ -40,11 +40,19 @@ impl Default for Policy {
     }
 }
 
-/// See `bench/results/results.md` for the measurements behind it.
-pub const DEFAULT_PACKED_MAX: usize = 4096;
+/// Measured (random IDs below 2^32, see README "How a key is stored"): up to
+/// 64k IDs a packed insert+remove costs under 7 us against 22 us for roaring
+/// (each new roaring container shifts the container array), at 4 B/like
+/// against 30-47 B/like; past ~100k roaring is faster.
+pub const DEFAULT_PACKED_MAX: usize = 65_536;
 
-/// How often (in set length) a packed set checks whether roaring would be smaller.
-const SIZE_CHECK_EVERY: usize = 64;
+/// Whether a set of `len` IDs re-checks which encoding is smaller: at every
+/// 64, then at every 1/16 of the length, so the O(len) check costs O(1)
+/// amortised per write.
+fn size_check_due(len: usize) -> bool {
+    let step = (len.next_power_of_two() / 16).max(64);
+    len % step == 0
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Encoding {
@@ -333,7 +341,7 @@ impl LikeSet {
     fn after_insert(&mut self, policy: &Policy) {
         if let Repr::Packed(p) = &self.0 {
             let len = p.len();
-            if len > policy.packed_max || (len % SIZE_CHECK_EVERY == 0 && roaring_clearly_smaller(p.view())) {
+            if len > policy.packed_max || (size_check_due(len) && roaring_clearly_smaller(p.view())) {
                 self.promote();
             }
         } else if let Repr::Big(b) = &mut self.0 {
@@ -359,7 +367,7 @@ impl LikeSet {
             Repr::Big(b) if b.count == 0 => self.0 = Repr::Empty,
             Repr::Big(b) => {
                 let n = b.count as usize;
-                if n <= policy.packed_max / 2 && n % (SIZE_CHECK_EVERY / 2) == 0 {
+                if n <= policy.packed_max / 2 && size_check_due(n) {
                     self.demote_if_smaller();
                 }
             }
