@@ -10,7 +10,8 @@
 //! activity: u8 0 + u32 stripe + u32 count | u8 1 + u32 last + 7 u32 + 7 u32
 //! varint count (>= 1)
 //! list:    u8 width (2, 4, 8), count x width bytes little-endian
-//! roaring: varint n, n x (u32 high, varint len, roaring portable bytes)
+//! roaring: varint n, n x (varint shard = id >> 24, varint len, roaring portable
+//!          bytes of the IDs' low 24 bits)
 //! ```
 //! Version 1 (first release): varint count, then the IDs as varint deltas
 //! (the first absolute). No activity.
@@ -18,10 +19,11 @@
 use std::fmt;
 use std::io::Cursor;
 
-use roaring::{RoaringBitmap, RoaringTreemap};
+use roaring::RoaringBitmap;
 
 use super::activity::{Activity, Rings};
 use super::packed::width_for;
+use super::shards::{Shards, LOW_MASK, SHIFT};
 use super::{LikeSet, Policy, Repr, MAX_ID};
 
 pub const CURRENT_VERSION: u32 = 2;
@@ -53,9 +55,9 @@ pub fn encode(set: &LikeSet, out: &mut Vec<u8>) {
             out.push(KIND_ROARING);
             put_activity(out, &b.activity);
             put_varint(out, b.count);
-            put_varint(out, b.map.bitmaps().count() as u64);
-            for (high, bm) in b.map.bitmaps() {
-                out.extend_from_slice(&high.to_le_bytes());
+            put_varint(out, b.map.shards().count() as u64);
+            for (key, bm) in b.map.shards() {
+                put_varint(out, key);
                 put_varint(out, bm.serialized_size() as u64);
                 // Writing into a Vec cannot fail.
                 let _ = bm.serialize_into(&mut *out);
@@ -153,17 +155,17 @@ fn decode_v2(r: &mut Reader<'_>, policy: &Policy) -> Result<LikeSet> {
         KIND_ROARING => {
             let n = r.count()?;
             let mut total: u64 = 0;
-            let mut prev_high: Option<u32> = None;
-            let mut bitmaps = Vec::with_capacity(n);
+            let mut prev_key: Option<u64> = None;
+            let mut shards = Vec::with_capacity(n);
             for _ in 0..n {
-                let high = r.u32()?;
-                if high > (MAX_ID >> 32) as u32 {
+                let key = r.varint()?;
+                if key > MAX_ID >> SHIFT {
                     return Err(DecodeError("id out of range"));
                 }
-                if prev_high.is_some_and(|p| p >= high) {
-                    return Err(DecodeError("bitmaps not ascending"));
+                if prev_key.is_some_and(|p| p >= key) {
+                    return Err(DecodeError("shards not ascending"));
                 }
-                prev_high = Some(high);
+                prev_key = Some(key);
                 let len = r.count()?;
                 let body = r.take(len)?;
                 let mut cur = Cursor::new(body);
@@ -171,16 +173,18 @@ fn decode_v2(r: &mut Reader<'_>, policy: &Policy) -> Result<LikeSet> {
                 if cur.position() != len as u64 {
                     return Err(DecodeError("bitmap length mismatch"));
                 }
-                if bm.is_empty() {
-                    return Err(DecodeError("empty bitmap"));
+                match bm.max() {
+                    None => return Err(DecodeError("empty bitmap")),
+                    Some(m) if u64::from(m) > LOW_MASK => return Err(DecodeError("bitmap value out of shard")),
+                    Some(_) => {}
                 }
                 total += bm.len();
-                bitmaps.push((high, bm));
+                shards.push((key, bm));
             }
             if total != count {
                 return Err(DecodeError("count mismatch"));
             }
-            let map = RoaringTreemap::from_bitmaps(bitmaps);
+            let map = Shards::from_shards(shards);
             let mut set = LikeSet(Repr::Big(Box::new(super::Big { map, count, activity: Activity::default() })));
             set.settle(policy);
             set
