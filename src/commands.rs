@@ -119,20 +119,38 @@ pub fn count(ctx: &Ctx, args: &[RawString]) -> CmdResult {
     Ok(())
 }
 
-/// Fails with WRONGTYPE if any key holds another type, before any reply.
-fn check_types(ctx: &Ctx, keys: &[RawString]) -> CmdResult {
-    keys.iter().try_for_each(|&k| Key::open(ctx, k, false).held().map(drop))
+/// Replies one array element per key, computed by `each` on the key's
+/// like-set (None when missing). WRONGTYPE on any key fails the whole command
+/// before anything is replied: up to `BATCH` keys are opened once and their
+/// results kept on the stack; longer lists are type-checked in a first pass.
+fn reply_per_key<T: Copy + Default>(
+    ctx: &Ctx,
+    keys: &[RawString],
+    each: impl Fn(Option<&LikeSet>) -> T,
+    reply: impl Fn(T),
+) -> CmdResult {
+    const BATCH: usize = 128;
+    let read = |k: RawString| Key::open(ctx, k, false).read(&each);
+    if keys.len() <= BATCH {
+        let mut results = [T::default(); BATCH];
+        for (slot, &k) in results.iter_mut().zip(keys) {
+            *slot = read(k)?;
+        }
+        ctx.reply_array(keys.len());
+        results[..keys.len()].iter().for_each(|&r| reply(r));
+    } else {
+        keys.iter().try_for_each(|&k| read(k).map(drop))?;
+        ctx.reply_array(keys.len());
+        for &k in keys {
+            reply(read(k).unwrap_or_default());
+        }
+    }
+    Ok(())
 }
 
 /// LIKE.MCOUNT key [key ...]
 pub fn mcount(ctx: &Ctx, args: &[RawString]) -> CmdResult {
-    let keys = &args[1..];
-    check_types(ctx, keys)?;
-    ctx.reply_array(keys.len());
-    for &k in keys {
-        ctx.reply_u64(count_of(ctx, k).unwrap_or(0));
-    }
-    Ok(())
+    reply_per_key(ctx, &args[1..], |s| s.map_or(0, LikeSet::len), |n| ctx.reply_u64(n))
 }
 
 /// LIKE.HAS key user
@@ -146,18 +164,16 @@ pub fn has(ctx: &Ctx, args: &[RawString]) -> CmdResult {
 /// LIKE.STATUS user key [key ...] — `[count, liked]` per key, one round trip per feed page.
 pub fn status(ctx: &Ctx, args: &[RawString]) -> CmdResult {
     let id = user_id(args[1])?;
-    let keys = &args[2..];
-    check_types(ctx, keys)?;
-    ctx.reply_array(keys.len());
-    for &k in keys {
-        let (n, liked) = Key::open(ctx, k, false)
-            .read(|s| s.map_or((0, false), |s| (s.len(), s.contains(id))))
-            .unwrap_or((0, false));
-        ctx.reply_array(2);
-        ctx.reply_u64(n);
-        ctx.reply_i64(i64::from(liked));
-    }
-    Ok(())
+    reply_per_key(
+        ctx,
+        &args[2..],
+        |s| s.map_or((0, false), |s| (s.len(), s.contains(id))),
+        |(n, liked)| {
+            ctx.reply_array(2);
+            ctx.reply_u64(n);
+            ctx.reply_i64(i64::from(liked));
+        },
+    )
 }
 
 /// LIKE.USERS key [AFTER user] [LIMIT n]

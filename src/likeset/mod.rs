@@ -305,11 +305,12 @@ impl LikeSet {
         }
     }
 
-    /// Roughly how many allocations freeing it takes (Redis frees values
-    /// above 64 in a background thread on UNLINK / FLUSHALL ASYNC).
+    /// How much work freeing it takes, in O(1): Redis frees values whose
+    /// effort exceeds 64 in a background thread (UNLINK, FLUSHALL ASYNC).
+    /// Only roaring sets own many allocations (one per container).
     pub fn free_effort(&self) -> usize {
         match &self.0 {
-            Repr::Big(b) => 1 + b.map.container_count(),
+            Repr::Big(b) => 1 + (b.count / 16) as usize,
             _ => 1,
         }
     }

@@ -107,10 +107,6 @@ impl Shards {
         })
     }
 
-    pub fn container_count(&self) -> usize {
-        self.map.values().map(|bm| bm.statistics().n_containers as usize).sum()
-    }
-
     pub fn heap_bytes(&self) -> usize {
         let nodes = self.map.len().div_ceil(NODE_ENTRIES) * NODE_BYTES;
         nodes
