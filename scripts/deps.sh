@@ -22,4 +22,5 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 # Debian starts a redis-server service on install; tests and run.sh use their own.
+command -v strace >/dev/null || true  # optional: tests/durability.rs measures the AOF fsync interval with it when present
 command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }

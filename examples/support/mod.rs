@@ -33,7 +33,11 @@ pub fn crc16(data: &[u8]) -> u16 {
     for &byte in data {
         crc ^= (byte as u16) << 8;
         for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 };
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
         }
     }
     crc
@@ -136,8 +140,15 @@ pub fn parse_cluster_slots(reply: &Value, asked: &str) -> RedisResult<Vec<(u16, 
             return Err(protocol_error("CLUSTER SLOTS range without primary"));
         };
         let ip = primary.first().and_then(text).unwrap_or_default();
-        let port = primary.get(1).and_then(int).ok_or_else(|| protocol_error("port"))?;
-        let host = if ip.is_empty() || ip == "?" { host_of(asked).to_string() } else { ip };
+        let port = primary
+            .get(1)
+            .and_then(int)
+            .ok_or_else(|| protocol_error("port"))?;
+        let host = if ip.is_empty() || ip == "?" {
+            host_of(asked).to_string()
+        } else {
+            ip
+        };
         out.push((first as u16, last as u16, format!("{host}:{port}")));
     }
     Ok(out)
@@ -284,8 +295,12 @@ impl SlotRouter {
                     contacted.push(addr.clone());
                 }
             }
-            type Outcome =
-                (String, Vec<(usize, bool)>, Option<Connection>, RedisResult<Vec<RedisResult<Value>>>);
+            type Outcome = (
+                String,
+                Vec<(usize, bool)>,
+                Option<Connection>,
+                RedisResult<Vec<RedisResult<Value>>>,
+            );
             let outcomes: Vec<Outcome> = thread::scope(|scope| {
                 let handles: Vec<_> = jobs
                     .into_iter()
@@ -312,7 +327,10 @@ impl SlotRouter {
                         })
                     })
                     .collect();
-                handles.into_iter().map(|h| h.join().expect("router thread panicked")).collect()
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("router thread panicked"))
+                    .collect()
             });
 
             let mut need_refresh = false;
@@ -445,10 +463,15 @@ pub fn feed_status<K: AsRef<str>>(
     for ((_, idx), reply) in groups.iter().zip(replies) {
         let pairs: Vec<(i64, i64)> = redis::from_redis_value(reply?)?;
         if pairs.len() != idx.len() {
-            return Err(protocol_error("LIKE.STATUS returned a wrong number of elements"));
+            return Err(protocol_error(
+                "LIKE.STATUS returned a wrong number of elements",
+            ));
         }
         for (&i, (count, liked)) in idx.iter().zip(pairs) {
-            out[i] = Status { count, liked: liked == 1 };
+            out[i] = Status {
+                count,
+                liked: liked == 1,
+            };
         }
     }
     Ok(out)
@@ -473,10 +496,17 @@ impl Striped {
     /// a hash tag would put every stripe into one slot and defeat the recipe.
     pub fn new(base: &str, n: u32) -> Striped {
         assert!(n >= 1, "at least one stripe");
-        assert!(!base.contains('{'), "a striped key must not carry a hash tag: {base}");
+        assert!(
+            !base.contains('{'),
+            "a striped key must not carry a hash tag: {base}"
+        );
         let keys: Vec<String> = (0..n).map(|i| format!("{base}:s{i}")).collect();
         let slots = keys.iter().map(key_slot).collect();
-        Striped { base: base.to_string(), keys, slots }
+        Striped {
+            base: base.to_string(),
+            keys,
+            slots,
+        }
     }
 
     pub fn base(&self) -> &str {
