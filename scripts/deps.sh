@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing the module needs, if missing:
-# redis-server / redis-cli / redis-benchmark (Debian's Redis 7.0) and libclang
-# (bindgen, used by the redis-module crate). Needs only Rust to be present.
+# redis-server / redis-cli / redis-benchmark (Debian's Redis 7.0), libclang
+# (bindgen, used by the redis-module crate) and strace. Needs only Rust.
 set -euo pipefail
 
 have_libclang() {
@@ -13,6 +13,8 @@ missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v redis-benchmark >/dev/null || missing+=(redis-tools)
 have_libclang || missing+=(libclang-dev)
+# tests/durability.rs measures the AOF fsync interval with it.
+command -v strace >/dev/null || missing+=(strace)
 
 if ((${#missing[@]})); then
     echo "installing: ${missing[*]}"
@@ -22,5 +24,4 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 # Debian starts a redis-server service on install; tests and run.sh use their own.
-command -v strace >/dev/null || true  # optional: tests/durability.rs measures the AOF fsync interval with it when present
 command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
