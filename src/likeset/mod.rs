@@ -49,10 +49,10 @@ impl Default for Policy {
 pub const DEFAULT_PACKED_MAX: usize = 16_384;
 
 /// Whether a set of `len` IDs re-checks which encoding is smaller: at every
-/// 64, then at every 1/16 of the length, so the O(len) check costs O(1)
+/// 8, then at every 1/16 of the length, so the O(len) check costs O(1)
 /// amortised per write.
 fn size_check_due(len: usize) -> bool {
-    let step = (len.next_power_of_two() / 16).max(64);
+    let step = (len.next_power_of_two() / 16).max(8);
     len % step == 0
 }
 
@@ -498,10 +498,8 @@ fn single_activity(stripe: u32) -> Activity {
     Activity::Inline { stripe, count: u32::from(stripe != 0) }
 }
 
-/// Roaring size estimate: a container header (key + store enum) in roaring
-/// 0.12, and a shard's share of the shard map.
+/// Roaring size estimate: a container header (key + store enum) in roaring 0.12.
 const CONTAINER_BYTES: usize = 32;
-const SHARD_BYTES: usize = 64;
 
 /// Whether a roaring bitmap of these IDs would take well under (4/5 of) the
 /// packed block, estimated container by container.
@@ -513,12 +511,13 @@ fn roaring_clearly_smaller(v: View<'_>) -> bool {
     } * v.len();
     let mut est = std::mem::size_of::<Big>();
     let (mut i, n) = (0, v.len());
-    let mut last_shard = None;
+    let (mut last_shard, mut shard_count) = (None, 0);
     while i < n {
         let first = v.get(i).unwrap_or(0);
         let key = first >> 16;
         if last_shard != Some(first >> shards::SHIFT) {
-            est += SHARD_BYTES;
+            shard_count += 1;
+            est += shards::map_bytes(shard_count) - shards::map_bytes(shard_count - 1);
             last_shard = Some(first >> shards::SHIFT);
         }
         let (mut card, mut runs, mut prev) = (0usize, 0usize, None::<u64>);

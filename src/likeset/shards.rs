@@ -19,6 +19,11 @@ const CONTAINER_BYTES: usize = 32;
 const NODE_BYTES: usize = 400;
 const NODE_ENTRIES: usize = 11;
 
+/// Heap bytes of the shard map's nodes for `shards` entries.
+pub fn map_bytes(shards: usize) -> usize {
+    shards.div_ceil(NODE_ENTRIES) * NODE_BYTES
+}
+
 #[derive(Clone, Default, PartialEq)]
 pub struct Shards {
     map: BTreeMap<u64, RoaringBitmap>,
@@ -108,8 +113,7 @@ impl Shards {
     }
 
     pub fn heap_bytes(&self) -> usize {
-        let nodes = self.map.len().div_ceil(NODE_ENTRIES) * NODE_BYTES;
-        nodes
+        map_bytes(self.map.len())
             + self
                 .map
                 .values()
