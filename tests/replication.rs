@@ -12,7 +12,7 @@ use std::time::Duration;
 const MAX_ID: u64 = 9_223_372_036_854_775_807;
 
 fn start_pair() -> (Server, Server) {
-    let primary = Server::start_with(&[("repl-ping-replica-period", "3600")]);
+    let primary = Server::start_with(&[("repl-ping-replica-period", "3600"), ("repl-diskless-sync-delay", "0")]);
     let replicaof = format!("127.0.0.1 {}", primary.port());
     let replica = Server::start_with(&[("replicaof", &replicaof)]);
     let mut r = replica.conn();
@@ -171,7 +171,7 @@ fn noop_writes_are_not_propagated() {
 #[test]
 fn full_resync_transfers_module_values() {
     // values that exist before the replica attaches travel in the RDB
-    let primary = Server::start();
+    let primary = Server::start_with(&[("repl-diskless-sync-delay", "0")]);
     let mut p = primary.conn();
     let mut rng = StdRng::seed_from_u64(8);
     for i in 0..30 {

@@ -58,6 +58,13 @@ impl Activity {
             return;
         }
         let now = stripe_of(now_ms);
+        if let Some(newest) = self.newest_stripe().filter(|&s| s > now) {
+            // Stamps ahead of this clock (a payload from a host whose clock ran
+            // ahead, or a clock step back): count them as of now, so nothing
+            // drops out of the windows.
+            let hour = self.rate(u64::from(newest) * MINUTE_STRIPE_MS).hour;
+            *self = Activity::Inline { stripe: now, count: u32::try_from(hour).unwrap_or(u32::MAX) };
+        }
         match self {
             Activity::Inline { stripe, count } => {
                 if *count == 0 || *stripe == now || !within_hour(*stripe, now) {
@@ -88,6 +95,9 @@ impl Activity {
 
     /// Likes added in the last minute and the last hour, as of `now_ms`.
     pub fn rate(&self, now_ms: u64) -> Rate {
+        // Never read before the newest stamp: likes stamped ahead of this
+        // clock still count.
+        let now_ms = self.newest_stripe().map_or(now_ms, |s| now_ms.max(u64::from(s) * MINUTE_STRIPE_MS));
         match self {
             Activity::Inline { stripe, count } => {
                 let at = |target: u64, per: u64| -> u64 {
@@ -119,6 +129,15 @@ impl Activity {
                     }),
                 }
             }
+        }
+    }
+
+    /// Minute-stripe of the newest recorded like, if any.
+    fn newest_stripe(&self) -> Option<u32> {
+        match self {
+            Activity::Inline { count: 0, .. } => None,
+            Activity::Inline { stripe, .. } => Some(*stripe),
+            Activity::Rings(r) => Some(r.last),
         }
     }
 
@@ -266,6 +285,21 @@ mod tests {
         a.record(T0 + 20_000, 1);
         a.record(T0, 1);
         assert_eq!(a.rate(T0 + 60_000).minute, 3);
+    }
+
+    #[test]
+    fn stamps_from_the_future_keep_counting() {
+        for mut a in [Activity::Inline { stripe: stripe_of(T0 + 60_000), count: 3 }, {
+            let mut r = Activity::default();
+            r.record(T0 + 60_000, 1);
+            r.record(T0 + 90_000, 2);
+            r
+        }] {
+            assert_eq!(a.rate(T0).minute, 3);
+            a.record(T0, 2);
+            assert_eq!(a.rate(T0), Rate { minute: 5, hour: 5 });
+            assert_eq!(a.rate(T0 + 5_000).minute, 5);
+        }
     }
 
     #[test]

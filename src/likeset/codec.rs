@@ -223,6 +223,11 @@ fn get_activity(r: &mut Reader<'_>) -> Result<Activity> {
             for v in rings.minute.iter_mut().chain(rings.hour.iter_mut()) {
                 *v = r.u32()?;
             }
+            // The minute stripes lie inside the hour stripes.
+            let sum = |ring: &[u32]| ring.iter().map(|&v| u64::from(v)).sum::<u64>();
+            if sum(&rings.minute) > sum(&rings.hour) {
+                return Err(DecodeError("activity rings disagree"));
+            }
             Ok(Activity::Rings(Box::new(rings)))
         }
         _ => Err(DecodeError("bad activity")),

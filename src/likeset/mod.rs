@@ -48,6 +48,9 @@ impl Default for Policy {
 /// under a microsecond and small sets at 4 B/like.
 pub const DEFAULT_PACKED_MAX: usize = 16_384;
 
+/// How far past `packed_max` a set stays packed when roaring would be far bigger.
+const PACKED_STRETCH: usize = 4;
+
 /// Whether a set of `len` IDs re-checks which encoding is smaller: at every
 /// 8, then at every 1/16 of the length, so the O(len) check costs O(1)
 /// amortised per write.
@@ -321,7 +324,10 @@ impl LikeSet {
         match &self.0 {
             Repr::Packed(p) => {
                 let v = p.view();
-                if v.len() > policy.packed_max || roaring_clearly_smaller(v) {
+                let over = v.len() > policy.packed_max;
+                if over && (v.len() > policy.packed_max.saturating_mul(PACKED_STRETCH) || !roaring_far_bigger(v))
+                    || (!over && roaring_clearly_smaller(v))
+                {
                     self.promote();
                 } else {
                     self.after_remove(policy);
@@ -342,7 +348,15 @@ impl LikeSet {
     fn after_insert(&mut self, policy: &Policy) {
         if let Repr::Packed(p) = &self.0 {
             let len = p.len();
-            if len > policy.packed_max || (size_check_due(len) && roaring_clearly_smaller(p.view())) {
+            let promote = if len <= policy.packed_max {
+                size_check_due(len) && roaring_clearly_smaller(p.view())
+            } else {
+                // Past packed_max, stay packed only where roaring would be far
+                // bigger, and at most up to 4x packed_max (bounds the memmove).
+                len > policy.packed_max.saturating_mul(PACKED_STRETCH)
+                    || ((len == policy.packed_max + 1 || size_check_due(len)) && !roaring_far_bigger(p.view()))
+            };
+            if promote {
                 self.promote();
             }
         } else if let Repr::Big(b) = &mut self.0 {
@@ -498,47 +512,63 @@ fn single_activity(stripe: u32) -> Activity {
     Activity::Inline { stripe, count: u32::from(stripe != 0) }
 }
 
-/// Roaring size estimate: a container header (key + store enum) in roaring 0.12.
+/// Roaring size estimate: a container header (key + store enum) in roaring
+/// 0.12, and the smallest store allocation.
 const CONTAINER_BYTES: usize = 32;
+const MIN_STORE_BYTES: usize = 8;
 
-/// Whether a roaring bitmap of these IDs would take well under (4/5 of) the
-/// packed block, estimated container by container.
-fn roaring_clearly_smaller(v: View<'_>) -> bool {
-    let packed_bytes = 16 + match v {
+fn packed_bytes(v: View<'_>) -> usize {
+    let width = match v {
         View::W2(_) => 2,
         View::W4(_) => 4,
         View::W8(_) => 8,
-    } * v.len();
+    };
+    16 + width * v.len()
+}
+
+/// Estimated heap bytes of these IDs as sharded roaring bitmaps, container by
+/// container (as `Shards::heap_bytes` counts them); stops early once above `cap`.
+fn roaring_estimate(v: View<'_>, cap: usize) -> usize {
     let mut est = std::mem::size_of::<Big>();
     let (mut i, n) = (0, v.len());
-    let (mut last_shard, mut shard_count) = (None, 0);
-    while i < n {
-        let first = v.get(i).unwrap_or(0);
-        let key = first >> 16;
-        if last_shard != Some(first >> shards::SHIFT) {
-            shard_count += 1;
-            est += shards::map_bytes(shard_count) - shards::map_bytes(shard_count - 1);
-            last_shard = Some(first >> shards::SHIFT);
-        }
-        let (mut card, mut runs, mut prev) = (0usize, 0usize, None::<u64>);
-        while i < n {
-            let Some(id) = v.get(i) else { break };
-            if id >> 16 != key {
+    let mut shard_count = 0;
+    while i < n && est <= cap {
+        let shard = v.get(i).unwrap_or(0) >> shards::SHIFT;
+        shard_count += 1;
+        let mut containers: usize = 0;
+        while i < n && est <= cap {
+            let first = v.get(i).unwrap_or(0);
+            if first >> shards::SHIFT != shard {
                 break;
             }
-            if prev.map_or(true, |p| p + 1 != id) {
-                runs += 1;
+            let (mut card, mut runs, mut prev) = (0usize, 0usize, None::<u64>);
+            while let Some(id) = v.get(i).filter(|id| id >> 16 == first >> 16) {
+                if prev.map_or(true, |p| p + 1 != id) {
+                    runs += 1;
+                }
+                prev = Some(id);
+                card += 1;
+                i += 1;
             }
-            prev = Some(id);
-            card += 1;
-            i += 1;
+            containers += 1;
+            est += MIN_STORE_BYTES + (2 * card).min(8192).min(4 * runs);
         }
-        est += CONTAINER_BYTES + (2 * card).min(8192).min(4 * runs + 2);
-        if est * 5 / 4 >= packed_bytes {
-            return false;
-        }
+        est += containers.next_power_of_two().max(4) * CONTAINER_BYTES;
     }
-    est * 5 / 4 < packed_bytes
+    est + shards::map_bytes(shard_count)
+}
+
+/// Whether a roaring bitmap of these IDs would take well under (4/5 of) the packed block.
+fn roaring_clearly_smaller(v: View<'_>) -> bool {
+    let packed = packed_bytes(v);
+    roaring_estimate(v, packed) * 5 / 4 < packed
+}
+
+/// Whether roaring would cost more per like than a native set's hashtable
+/// entry (64 B): very sparse 64-bit IDs (e.g. Snowflake IDs), a bitmap each.
+fn roaring_far_bigger(v: View<'_>) -> bool {
+    let cap = 64 * v.len();
+    roaring_estimate(v, cap) > cap
 }
 
 #[cfg(test)]

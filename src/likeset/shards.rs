@@ -18,6 +18,10 @@ const CONTAINER_BYTES: usize = 32;
 /// A BTreeMap<u64, RoaringBitmap> node: 11 entries of 8 + 24 bytes, plus links.
 const NODE_BYTES: usize = 400;
 const NODE_ENTRIES: usize = 11;
+/// A bitset container: 2^16 bits.
+const BITSET_BYTES: usize = 8192;
+/// Smallest allocation of an array or run store (Vec capacity 4 of u16).
+const MIN_STORE_BYTES: usize = 8;
 
 /// Heap bytes of the shard map's nodes for `shards` entries.
 pub fn map_bytes(shards: usize) -> usize {
@@ -113,15 +117,20 @@ impl Shards {
     }
 
     pub fn heap_bytes(&self) -> usize {
-        map_bytes(self.map.len())
-            + self
-                .map
-                .values()
-                .map(|bm| {
-                    let s = bm.statistics();
-                    s.n_containers as usize * CONTAINER_BYTES
-                        + (s.n_bytes_array_containers + s.n_bytes_run_containers + s.n_bytes_bitset_containers) as usize
-                })
-                .sum::<usize>()
+        map_bytes(self.map.len()) + self.map.values().map(bitmap_heap_bytes).sum::<usize>()
     }
+}
+
+/// Heap bytes of one roaring bitmap: its container array (Vec capacity: at
+/// least 4, then doubling) and each container's store. roaring 0.12's
+/// `n_bytes_bitset_containers` counts bits, so bitsets are counted here.
+pub fn bitmap_heap_bytes(bm: &RoaringBitmap) -> usize {
+    let s = bm.statistics();
+    let containers = (s.n_containers as usize).next_power_of_two().max(4);
+    containers * CONTAINER_BYTES
+        + s.n_bytes_array_containers as usize
+        + s.n_array_containers as usize * MIN_STORE_BYTES
+        + s.n_bytes_run_containers as usize
+        + s.n_run_containers as usize * MIN_STORE_BYTES
+        + s.n_bitset_containers as usize * BITSET_BYTES
 }

@@ -181,20 +181,20 @@ fn word_round_trip_every_encoding() {
 fn promotes_when_large_and_demotes_with_hysteresis() {
     let p = Policy { packed_max: 1000 };
     let mut s = LikeSet::new();
-    // Sparse ids: packed until packed_max.
+    // Sparse ids (one roaring container each): packed until packed_max.
     for i in 0..1000u64 {
-        s.insert(i * 1_000_003, None, &p);
+        s.insert(i * 65_537, None, &p);
     }
     assert_eq!(s.encoding(), Encoding::Packed);
     s.insert(7, None, &p);
     assert_eq!(s.encoding(), Encoding::Roaring);
     // Shrinking a little does not demote; shrinking to half does.
     for i in 0..200u64 {
-        s.remove(i * 1_000_003, &p);
+        s.remove(i * 65_537, &p);
     }
     assert_eq!(s.encoding(), Encoding::Roaring);
     for i in 200..600u64 {
-        s.remove(i * 1_000_003, &p);
+        s.remove(i * 65_537, &p);
     }
     assert_eq!(s.encoding(), Encoding::Packed);
     assert_eq!(s.len(), 401);
@@ -237,4 +237,23 @@ fn decode_refuses_forged_payloads() {
     let mut ok = codec::encode_v1(&[1, 2, 3]);
     ok.push(0);
     assert!(codec::decode(&ok, 1, &p).is_err());
+}
+
+#[test]
+fn very_sparse_64_bit_ids_stay_packed_up_to_the_stretch() {
+    let p = Policy { packed_max: 100 };
+    let mut s = LikeSet::new();
+    // Snowflake-like IDs: one per 2^32 range; roaring would pay a bitmap each.
+    for i in 0..400u64 {
+        s.insert((i << 40) | 12345, None, &p);
+    }
+    assert_eq!(s.encoding(), Encoding::Packed);
+    s.insert(401 << 40, None, &p);
+    assert_eq!(s.encoding(), Encoding::Roaring);
+    // Sparse 32-bit IDs past packed_max: roaring costs under 64 B/like, so it promotes.
+    let mut t = LikeSet::new();
+    for i in 0..101u64 {
+        t.insert(i * 65_537, None, &p);
+    }
+    assert_eq!(t.encoding(), Encoding::Roaring);
 }

@@ -137,6 +137,7 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| format!("spawn redis-server: {e}"))?;
+        spawn_watchdog(child.id());
         self.child = Some(child);
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
@@ -312,6 +313,27 @@ impl Drop for Server {
             panic!("redis-server (port {}) died during the test", self.port);
         }
     }
+}
+
+/// If the test process dies without running Drop (SIGKILL, SIGPIPE from
+/// `| head`, a harness timeout), a tiny shell loop kills the server it left
+/// behind. It exits by itself as soon as the server is gone.
+fn spawn_watchdog(server_pid: u32) {
+    let me = std::process::id();
+    // Kills only while the server pid still names a redis-server (no pid reuse).
+    let script = format!(
+        "while kill -0 {me} 2>/dev/null; do \
+           [ \"$(cat /proc/{server_pid}/comm 2>/dev/null)\" = redis-server ] || exit 0; sleep 1; \
+         done; \
+         [ \"$(cat /proc/{server_pid}/comm 2>/dev/null)\" = redis-server ] && kill -9 {server_pid}; exit 0"
+    );
+    let _ = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
 }
 
 pub fn tail(s: &str, n: usize) -> String {
