@@ -98,6 +98,13 @@ impl Activity {
         // Never read before the newest stamp: likes stamped ahead of this
         // clock still count.
         let now_ms = self.newest_stripe().map_or(now_ms, |s| now_ms.max(u64::from(s) * MINUTE_STRIPE_MS));
+        let r = self.raw_rate(now_ms);
+        // The minute lies inside the hour; the pro-rata oldest stripes (or a
+        // hand-made payload) could otherwise say more likes in the minute.
+        Rate { minute: r.minute.min(r.hour), hour: r.hour }
+    }
+
+    fn raw_rate(&self, now_ms: u64) -> Rate {
         match self {
             Activity::Inline { stripe, count } => {
                 let at = |target: u64, per: u64| -> u64 {
