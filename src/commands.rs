@@ -40,22 +40,28 @@ fn now_ms(ctx: &Ctx) -> Option<u64> {
     }
 }
 
-/// Adds or removes every user; the number changed.
-fn apply(set: &mut LikeSet, users: &[RawString], add: bool, now: Option<u64>) -> u64 {
+/// Adds or removes every user; the number changed. Adds are recorded as
+/// recent activity (once, and only when something was added).
+fn apply(ctx: &Ctx, set: &mut LikeSet, users: &[RawString], add: bool) -> u64 {
     let policy = config::policy();
-    users
+    let n = users
         .iter()
         .filter_map(|&u| parse_user_id(arg_bytes(u)))
-        .filter(|&id| if add { set.insert(id, now, &policy) } else { set.remove(id, &policy) })
-        .count() as u64
+        .filter(|&id| if add { set.insert(id, None, &policy) } else { set.remove(id, &policy) })
+        .count() as u64;
+    if add && n > 0 {
+        if let Some(now) = now_ms(ctx) {
+            set.record_adds(now, n);
+        }
+    }
+    n
 }
 
 /// LIKE.ADD key user [user ...]
 pub fn add(ctx: &Ctx, args: &[RawString]) -> CmdResult {
     let (key, users) = (args[1], &args[2..]);
     check_users(users)?;
-    let now = now_ms(ctx);
-    let added = Key::open(ctx, key, true).update(|s| apply(s, users, true, now))?;
+    let added = Key::open(ctx, key, true).update(|s| apply(ctx, s, users, true))?;
     if added > 0 {
         ctx.replicate_verbatim();
         ctx.changed(b"like.add\0", key);
@@ -69,7 +75,7 @@ pub fn del(ctx: &Ctx, args: &[RawString]) -> CmdResult {
     let (key, users) = (args[1], &args[2..]);
     check_users(users)?;
     // On an empty key nothing is removed and nothing is created.
-    let (removed, gone) = Key::open(ctx, key, true).update(|s| (apply(s, users, false, None), s.is_empty()))?;
+    let (removed, gone) = Key::open(ctx, key, true).update(|s| (apply(ctx, s, users, false), s.is_empty()))?;
     if removed > 0 {
         ctx.replicate_verbatim();
         ctx.changed(b"like.del\0", key);
@@ -85,13 +91,12 @@ pub fn del(ctx: &Ctx, args: &[RawString]) -> CmdResult {
 pub fn toggle(ctx: &Ctx, args: &[RawString]) -> CmdResult {
     let (key, user) = (args[1], args[2]);
     let id = user_id(user)?;
-    let now = now_ms(ctx);
     let policy = config::policy();
     let (liked, gone) = Key::open(ctx, key, true).update(|s| {
         if s.remove(id, &policy) {
             (false, s.is_empty())
         } else {
-            s.insert(id, now, &policy);
+            s.insert(id, now_ms(ctx), &policy);
             (true, false)
         }
     })?;

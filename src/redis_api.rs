@@ -9,6 +9,7 @@ use std::os::raw::{c_char, c_int};
 use redis_module::raw;
 
 use crate::likeset::LikeSet;
+use crate::stats;
 use crate::type_callbacks::like_type;
 
 pub type RawCtx = *mut raw::RedisModuleCtx;
@@ -189,7 +190,7 @@ impl Key {
                 let mut set = LikeSet::new();
                 let r = f(&mut set);
                 if !set.is_empty() {
-                    crate::stats::added(&set);
+                    stats::added(&set);
                     let word = set.into_word();
                     unsafe { api!(RedisModule_ModuleTypeSetValue)(self.key, like_type(), word as usize as *mut _) };
                 }
@@ -199,9 +200,9 @@ impl Key {
                 let mut word = old;
                 let r = unsafe {
                     LikeSet::with_word_mut(&mut word, |s| {
-                        crate::stats::removed(s);
+                        let before = stats::Summary::of(s);
                         let r = f(s);
-                        crate::stats::added(s);
+                        stats::changed(before, stats::Summary::of(s));
                         r
                     })
                 };

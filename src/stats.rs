@@ -28,14 +28,40 @@ fn track(set: &LikeSet, sign: i64) {
     LIKES.fetch_add(sign * set.len() as i64, Ordering::Relaxed);
 }
 
-/// A value came to exist (or a mutation finished).
+/// A value came to exist.
 pub fn added(set: &LikeSet) {
     track(set, 1);
 }
 
-/// A value is going away (or a mutation starts).
+/// A value is going away.
 pub fn removed(set: &LikeSet) {
     track(set, -1);
+}
+
+/// A value's encoding and size, to account a mutation by difference.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Summary(Encoding, u64);
+
+impl Summary {
+    pub fn of(set: &LikeSet) -> Summary {
+        Summary(set.encoding(), set.len())
+    }
+}
+
+/// A value changed from `before` to `after` (no atomic write when nothing did).
+pub fn changed(before: Summary, after: Summary) {
+    if before == after {
+        return;
+    }
+    LIKES.fetch_add(after.1 as i64 - before.1 as i64, Ordering::Relaxed);
+    if before.0 != after.0 || before.1 == 0 || after.1 == 0 {
+        if before.1 > 0 {
+            KEYS[slot(before.0)].fetch_sub(1, Ordering::Relaxed);
+        }
+        if after.1 > 0 {
+            KEYS[slot(after.0)].fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 /// The INFO callback: section `like_stats`.

@@ -188,7 +188,7 @@ impl LikeSet {
             }
         }
         if let Some(now) = now_ms {
-            self.with_activity(|a| a.record(now, 1));
+            self.record_adds(now, 1);
         }
         self.after_insert(policy);
         true
@@ -254,6 +254,14 @@ impl LikeSet {
             Repr::Single { id, .. } => Iter::Single(Some(u64::from(*id))),
             Repr::Packed(p) => Iter::Packed(p.view(), 0),
             Repr::Big(b) => Iter::Big(Box::new(b.map.iter_from(0))),
+        }
+    }
+
+    /// Records `n` likes added at `now_ms` in the activity stripes (once per
+    /// command, after its inserts with `now_ms: None`).
+    pub fn record_adds(&mut self, now_ms: u64, n: u64) {
+        if n > 0 && !self.is_empty() {
+            self.with_activity(|a| a.record(now_ms, u32::try_from(n).unwrap_or(u32::MAX)));
         }
     }
 
