@@ -230,9 +230,7 @@ fn users_pagination_through_1000_users_equals_full_set() {
 
 #[test]
 fn users_bad_options_are_refused() {
-    let srv = Server::start();
-    let mut c = srv.conn();
-    ok(&mut c, &["LIKE.ADD", "k", "1", "2", "3"]);
+    let (_srv, mut c) = start_with_likes("k", &["1", "2", "3"]);
     for bad in ["0", "10001", "-1", "abc", "", "1.5", "99999999999999999999"] {
         let e = err(&mut c, &["LIKE.USERS", "k", "LIMIT", bad]);
         assert!(e.starts_with("ERR "), "LIMIT {bad:?}: {e}");
@@ -259,9 +257,7 @@ fn users_bad_options_are_refused() {
 fn users_options_are_case_insensitive() {
     // Redis convention (SSCAN's MATCH/COUNT, SET's NX...): option names are
     // case-insensitive.
-    let srv = Server::start();
-    let mut c = srv.conn();
-    ok(&mut c, &["LIKE.ADD", "k", "1", "2", "3"]);
+    let (_srv, mut c) = start_with_likes("k", &["1", "2", "3"]);
     assert_eq!(ints(&mut c, &["LIKE.USERS", "k", "after", "1", "limit", "1"]), vec![2]);
     assert_eq!(ints(&mut c, &["LIKE.USERS", "k", "After", "1", "Limit", "5"]), vec![2, 3]);
 }
@@ -355,9 +351,7 @@ fn assert_bad_id(e: &str, arg: &str, what: &str) {
 
 #[test]
 fn bad_user_ids_are_refused_and_change_nothing() {
-    let srv = Server::start();
-    let mut c = srv.conn();
-    ok(&mut c, &["LIKE.ADD", "k", "1", "2", "3"]);
+    let (_srv, mut c) = start_with_likes("k", &["1", "2", "3"]);
     let digest0 = digest_value(&mut c, "k");
     for &bad in BAD_IDS {
         // ADD: bad among good, in every position

@@ -614,9 +614,7 @@ fn corrupt_and_truncated_payloads_are_refused_or_sane() {
 /// (`u8 kind, u8 0 (inline activity), u32 LE stripe, u32 LE count, ...`).
 #[test]
 fn restored_activity_from_the_future_keeps_counting() {
-    let srv = Server::start();
-    let mut c = srv.conn();
-    ok(&mut c, &["LIKE.ADD", "src", "1", "2", "3"]);
+    let (_srv, mut c) = start_with_likes("src", &["1", "2", "3"]);
     let p = dump_key(&mut c, "src");
     let mv = dump::parse(&p).unwrap();
     let blob = mv.blob().unwrap().clone();

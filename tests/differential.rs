@@ -32,6 +32,21 @@ fn gen_id(rng: &mut StdRng) -> u64 {
     }
 }
 
+/// `name key id...` (SADD or SREM) on the native set, in chunks of 1000 ids; the sum of the
+/// replies.
+fn native_many(c: &mut redis::Connection, name: &str, key: &str, ids: &[u64]) -> i64 {
+    let mut total = 0;
+    for chunk in ids.chunks(1000) {
+        let mut cmd = redis::cmd(name);
+        cmd.arg(key);
+        for id in chunk {
+            cmd.arg(*id);
+        }
+        total += cmd.query::<i64>(c).unwrap();
+    }
+    total
+}
+
 fn native_members(c: &mut redis::Connection, key: &str) -> Vec<u64> {
     let v: Vec<String> = redis::cmd("SMEMBERS").arg(key).query(c).unwrap();
     let mut out: Vec<u64> = v.iter().map(|x| x.parse().unwrap()).collect();
@@ -93,6 +108,19 @@ impl Diff {
         }
     }
 
+    /// `like_cmd l:k ids...` and `native_cmd n:k ids...` must reply the same; then l:k and n:k
+    /// must agree on existence.
+    fn mirrored(&mut self, k: usize, like_cmd: &str, native_cmd: &str, ids: &[u64]) {
+        let mut a = vec![s(like_cmd), lk(k)];
+        a.extend(ids.iter().map(s));
+        let got = int(&mut self.c, &a);
+        a[0] = s(native_cmd);
+        a[1] = nk(k);
+        let want = int(&mut self.c, &a);
+        assert_eq!(got, want, "{}", self.ctx(&format!("{a:?}")));
+        self.check_exists(k);
+    }
+
     fn ids(&mut self, n: usize) -> Vec<u64> {
         (0..n).map(|_| gen_id(&mut self.rng)).collect()
     }
@@ -108,14 +136,7 @@ impl Diff {
             0..=24 => {
                 let n = self.rng.gen_range(1..=5);
                 let ids = self.ids(n);
-                let mut a = vec![s("LIKE.ADD"), lk(k)];
-                a.extend(ids.iter().map(s));
-                let got = int(&mut self.c, &a);
-                a[0] = s("SADD");
-                a[1] = nk(k);
-                let want = int(&mut self.c, &a);
-                assert_eq!(got, want, "{}", self.ctx(&format!("{a:?}")));
-                self.check_exists(k);
+                self.mirrored(k, "LIKE.ADD", "SADD", &ids);
             }
             25..=39 => {
                 let n = self.rng.gen_range(1..=5);
@@ -136,14 +157,7 @@ impl Diff {
                         }
                     }
                 }
-                let mut a = vec![s("LIKE.DEL"), lk(k)];
-                a.extend(ids.iter().map(s));
-                let got = int(&mut self.c, &a);
-                a[0] = s("SREM");
-                a[1] = nk(k);
-                let want = int(&mut self.c, &a);
-                assert_eq!(got, want, "{}", self.ctx(&format!("{a:?}")));
-                self.check_exists(k);
+                self.mirrored(k, "LIKE.DEL", "SREM", &ids);
             }
             40..=49 => {
                 let id = gen_id(&mut self.rng);
@@ -249,15 +263,7 @@ impl Diff {
         let stride = self.rng.gen_range(1..=7u64);
         let ids: Vec<u64> = (0..n as u64).map(|i| base + i * stride).collect();
         let got = add_many(&mut self.c, &lk(k), &ids, 1000);
-        let mut want = 0;
-        for chunk in ids.chunks(1000) {
-            let mut cmd = redis::cmd("SADD");
-            cmd.arg(nk(k));
-            for id in chunk {
-                cmd.arg(*id);
-            }
-            want += cmd.query::<i64>(&mut self.c).unwrap();
-        }
+        let want = native_many(&mut self.c, "SADD", &nk(k), &ids);
         assert_eq!(got, want, "{}", self.ctx(&format!("bulk add of {n} ids from {base} stride {stride} to l:{k}")));
         self.full_compare(k);
     }
@@ -287,15 +293,7 @@ impl Diff {
             victims.push(gen_id(&mut self.rng));
         }
         let got = del_many(&mut self.c, &lk(k), &victims, 1000);
-        let mut want = 0;
-        for chunk in victims.chunks(1000) {
-            let mut cmd = redis::cmd("SREM");
-            cmd.arg(nk(k));
-            for id in chunk {
-                cmd.arg(*id);
-            }
-            want += cmd.query::<i64>(&mut self.c).unwrap();
-        }
+        let want = native_many(&mut self.c, "SREM", &nk(k), &victims);
         assert_eq!(got, want, "{}", self.ctx(&format!("bulk del of {} ids from l:{k}", victims.len())));
         self.full_compare(k);
     }
@@ -320,14 +318,7 @@ fn run(seed: u64, ops: usize) {
             let base = d.rng.gen_range(0..1_000_000u64);
             let ids: Vec<u64> = (0..7000).map(|j| base + j * 3).collect();
             add_many(&mut d.c, &lk(0), &ids, 1000);
-            for chunk in ids.chunks(1000) {
-                let mut cmd = redis::cmd("SADD");
-                cmd.arg(nk(0));
-                for id in chunk {
-                    cmd.arg(*id);
-                }
-                cmd.query::<i64>(&mut d.c).unwrap();
-            }
+            native_many(&mut d.c, "SADD", &nk(0), &ids);
             d.full_compare(0);
         }
         d.step();
@@ -342,15 +333,7 @@ fn run(seed: u64, ops: usize) {
         if mem.len() > 3 {
             let victims = &mem[..mem.len() - 3];
             let got = del_many(&mut d.c, &lk(k), victims, 1000);
-            let mut want = 0;
-            for chunk in victims.chunks(1000) {
-                let mut cmd = redis::cmd("SREM");
-                cmd.arg(nk(k));
-                for id in chunk {
-                    cmd.arg(*id);
-                }
-                want += cmd.query::<i64>(&mut d.c).unwrap();
-            }
+            let want = native_many(&mut d.c, "SREM", &nk(k), victims);
             assert_eq!(got, want);
         }
         d.full_compare(k);

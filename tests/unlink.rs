@@ -20,6 +20,17 @@ fn lazyfreed(c: &mut redis::Connection) -> Option<i64> {
     stat(c, "memory", "lazyfreed_objects").or_else(|| stat(c, "stats", "lazyfreed_objects"))
 }
 
+/// Waits until no lazy free is pending; returns `lazyfreed_objects` and `used_memory` then.
+fn wait_lazyfree_done(c: &mut redis::Connection) -> (Option<i64>, i64) {
+    let mut lazy1 = None;
+    wait_until(Duration::from_secs(30), "lazyfree_pending_objects to drop to 0", || {
+        lazy1 = lazyfreed(c);
+        stat(c, "memory", "lazyfree_pending_objects").unwrap_or(0) == 0
+    });
+    let used1 = stat(c, "memory", "used_memory").unwrap();
+    (lazy1, used1)
+}
+
 /// 3,000,000 likes: 2,000,000 in dense blocks spread over 0..10,000,000,
 /// and 1,000,000 random 63-bit ids. LIKE.ADD calls of 100,000 ids each.
 fn build_big(c: &mut redis::Connection, key: &str) -> i64 {
@@ -76,12 +87,7 @@ fn unlink_of_a_huge_key_is_fast() {
     println!("next command answered in {:?}", t2.elapsed());
     srv.assert_alive();
 
-    let mut lazy1 = lazy0;
-    wait_until(Duration::from_secs(30), "lazyfree_pending_objects to drop to 0", || {
-        lazy1 = lazyfreed(&mut c);
-        stat(&mut c, "memory", "lazyfree_pending_objects").unwrap_or(0) == 0
-    });
-    let used1 = stat(&mut c, "memory", "used_memory").unwrap();
+    let (lazy1, used1) = wait_lazyfree_done(&mut c);
     println!("lazyfreed_objects after: {lazy1:?}; used_memory {used0} -> {used1}");
     assert!(used1 < used0, "memory was not released: {used0} -> {used1}");
     if let (Some(a), Some(b)) = (lazy0, lazy1) {
@@ -131,12 +137,7 @@ fn flushall_async_of_many_keys() {
     assert_eq!(int(&mut c, &["LIKE.ADD", "post:1", "1"]), 1, "writable right after FLUSHALL ASYNC");
     assert_eq!(int(&mut c, &["LIKE.COUNT", "post:1"]), 1);
     srv.assert_alive();
-    let mut lazy1 = lazy0;
-    wait_until(Duration::from_secs(30), "lazyfree_pending_objects to drop to 0", || {
-        lazy1 = lazyfreed(&mut c);
-        stat(&mut c, "memory", "lazyfree_pending_objects").unwrap_or(0) == 0
-    });
-    let used1 = stat(&mut c, "memory", "used_memory").unwrap();
+    let (lazy1, used1) = wait_lazyfree_done(&mut c);
     println!("lazyfreed_objects {lazy0:?} -> {lazy1:?}; used_memory {used0} -> {used1}");
     assert!(used1 < used0 / 2, "memory not released: {used0} -> {used1}");
     if let (Some(a), Some(b)) = (lazy0, lazy1) {

@@ -13,77 +13,18 @@
 #![allow(dead_code)]
 
 use std::fs;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// The module to load: `$LIKE_MODULE`, else `target/release/liblike.so`, else
-/// `target/debug/liblike.so`.
-pub fn module_path() -> PathBuf {
-    if let Ok(p) = std::env::var("LIKE_MODULE") {
-        if !p.is_empty() {
-            return PathBuf::from(p);
-        }
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for profile in ["release", "debug"] {
-        let p = root.join("target").join(profile).join("liblike.so");
-        if p.exists() {
-            return p;
-        }
-    }
-    panic!(
-        "the LIKE module was not found: build it with `cargo build --release` \
-         (target/release/liblike.so) or set LIKE_MODULE"
-    );
-}
+// The module path, the free-port helpers, `wait_until` and `spawn_sh` are the stand-alone
+// harness's.
+#[path = "../common/mod.rs"]
+mod common;
 
-/// Polls `cond` every 20 ms until it returns true; panics with `what` after `timeout`.
-pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if cond() {
-            return;
-        }
-        if Instant::now() >= deadline {
-            panic!("timed out after {timeout:?} waiting for {what}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-static PORTS_TAKEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
-
-fn port_free(port: u16) -> bool {
-    TcpListener::bind(("127.0.0.1", port)).is_ok()
-}
-
-/// A loopback port that is free, and whose cluster bus port (port + 10000) is free too.
-/// Never hands out the same port twice in one process.
-pub fn free_port() -> u16 {
-    let mut taken = PORTS_TAKEN.lock().unwrap_or_else(|e| e.into_inner());
-    let seed = (std::process::id() as u64)
-        .wrapping_mul(2654435761)
-        .wrapping_add(Instant::now().elapsed().as_nanos() as u64)
-        ^ std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos() as u64)
-            .unwrap_or(0);
-    for i in 0..20_000u64 {
-        let port = 20_000 + ((seed.wrapping_add(i * 7919)) % 30_000) as u16;
-        if taken.contains(&port) || taken.contains(&(port + 10_000)) {
-            continue;
-        }
-        if port_free(port) && port_free(port + 10_000) {
-            taken.push(port);
-            taken.push(port + 10_000);
-            return port;
-        }
-    }
-    panic!("no free loopback port pair found");
-}
+pub use common::{free_port, module_path, port_free, wait_until};
+use common::spawn_sh;
 
 /// Runs a command with a time limit; its stdout and stderr go to `log`.
 /// Returns (success, combined output). Panics if it does not finish in time.
@@ -133,14 +74,7 @@ impl Root {
             pid = std::process::id(),
             root = dir.path().display()
         );
-        let watchdog = Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok();
+        let watchdog = spawn_sh(&script);
         Root { dir, watchdog }
     }
 

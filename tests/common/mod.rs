@@ -12,6 +12,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use redis::Value;
@@ -19,13 +20,15 @@ use redis::Value;
 /// How long to wait for a server to answer PING after it was started.
 pub const START_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Path of the module shared object: `$LIKE_MODULE`, else
+/// Path of the module shared object: `$LIKE_MODULE` (when set and not empty), else
 /// `target/release/liblike.so`, else `target/debug/liblike.so`.
 pub fn module_path() -> PathBuf {
     if let Ok(p) = std::env::var("LIKE_MODULE") {
-        let p = PathBuf::from(p);
-        assert!(p.exists(), "LIKE_MODULE={} does not exist", p.display());
-        return p;
+        if !p.is_empty() {
+            let p = PathBuf::from(p);
+            assert!(p.exists(), "LIKE_MODULE={} does not exist", p.display());
+            return p;
+        }
     }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     for profile in ["release", "debug"] {
@@ -41,9 +44,37 @@ pub fn module_path() -> PathBuf {
     );
 }
 
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().unwrap().port()
+static PORTS_TAKEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+
+/// Whether a loopback listener can bind `port` now.
+pub fn port_free(port: u16) -> bool {
+    TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
+/// A loopback port that is free, and whose cluster bus port (port + 10000) is free too (so
+/// that the same helper serves stand-alone and cluster servers). Never hands out the same
+/// port twice in one process.
+pub fn free_port() -> u16 {
+    let mut taken = PORTS_TAKEN.lock().unwrap_or_else(|e| e.into_inner());
+    let seed = (std::process::id() as u64)
+        .wrapping_mul(2654435761)
+        .wrapping_add(Instant::now().elapsed().as_nanos() as u64)
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos() as u64)
+            .unwrap_or(0);
+    for i in 0..20_000u64 {
+        let port = 20_000 + ((seed.wrapping_add(i * 7919)) % 30_000) as u16;
+        if taken.contains(&port) || taken.contains(&(port + 10_000)) {
+            continue;
+        }
+        if port_free(port) && port_free(port + 10_000) {
+            taken.push(port);
+            taken.push(port + 10_000);
+            return port;
+        }
+    }
+    panic!("no free loopback port pair found");
 }
 
 /// A `redis-server` child process with the module loaded.
@@ -327,13 +358,19 @@ fn spawn_watchdog(server_pid: u32) {
          done; \
          [ \"$(cat /proc/{server_pid}/comm 2>/dev/null)\" = redis-server ] && kill -9 {server_pid}; exit 0"
     );
-    let _ = Command::new("sh")
+    let _ = spawn_sh(&script);
+}
+
+/// Starts `sh -c script` in the background, detached from the test's stdio.
+pub fn spawn_sh(script: &str) -> Option<Child> {
+    Command::new("sh")
         .arg("-c")
         .arg(script)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .spawn();
+        .spawn()
+        .ok()
 }
 
 pub fn tail(s: &str, n: usize) -> String {
@@ -363,6 +400,17 @@ pub fn raw_ping(port: u16) -> bool {
 // ---------------------------------------------------------------------------
 // Small helpers around redis-rs
 // ---------------------------------------------------------------------------
+
+/// A fresh server (default configuration) and a connection to it, with `key` holding the
+/// likes `ids`.
+pub fn start_with_likes(key: &str, ids: &[&str]) -> (Server, redis::Connection) {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    let mut args = vec!["LIKE.ADD", key];
+    args.extend_from_slice(ids);
+    ok(&mut c, &args);
+    (srv, c)
+}
 
 /// Build a command from string-ish args.
 pub fn cmd_of<S: AsRef<[u8]>>(args: &[S]) -> redis::Cmd {
