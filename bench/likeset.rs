@@ -140,6 +140,7 @@ fn config_for(group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::
 
 fn bench_all(c: &mut Criterion) {
     let policy = Policy::default();
+    let mut sizes = vec!["dist\tn\tencoding\theap_bytes\tblob_bytes".to_string()];
     for &dist in &[Dist::Sparse, Dist::Dense] {
         for &n in SIZES {
             let fx = fixture(dist, n, &policy);
@@ -319,6 +320,22 @@ fn bench_all(c: &mut Criterion) {
                 blob.len(),
                 blob.len() as f64 / n as f64
             );
+            sizes.push(format!(
+                "{}\t{}\t{}\t{}\t{}",
+                dist.name(),
+                n,
+                fx.set.encoding(),
+                fx.set.heap_bytes(),
+                blob.len()
+            ));
+        }
+    }
+
+    // Sizes of every fixture, for bench/criterion_table.py.
+    if sizes.len() == 1 + 2 * SIZES.len() {
+        let dir = std::path::Path::new("target/criterion");
+        if std::fs::create_dir_all(dir).is_ok() {
+            let _ = std::fs::write(dir.join("likeset-sizes.tsv"), sizes.join("\n") + "\n");
         }
     }
 }
