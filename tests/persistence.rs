@@ -490,3 +490,35 @@ fn aof_skips_noop_writes() {
     assert_eq!(int(&mut c, &["LIKE.ADD", "k", "4"]), 1);
     assert!(incr() > before, "a real write was not appended to the AOF");
 }
+
+/// `like.packed-max` is a live module config: a set crossing it is promoted to
+/// roaring, keeps its members across a reload, and goes back to packed once it
+/// shrinks to half the threshold (hysteresis); INFO counts keys per encoding.
+#[test]
+fn packed_max_config_moves_sets_between_encodings_across_reload() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    let encoding = |c: &mut redis::Connection, k: &str| as_str(&like_info(c, k)["encoding"]).unwrap_or_default();
+    ok(&mut c, &["CONFIG", "SET", "like.packed-max", "64"]);
+    assert!(err(&mut c, &["CONFIG", "SET", "like.packed-max", "3"]).contains("ERR"));
+    // Sparse IDs, one roaring container each: packed up to 64, roaring past it.
+    let ids: Vec<u64> = (0..100u64).map(|i| i * 65_537 + 7).collect();
+    add_many(&mut c, "k", &ids[..64], 1000);
+    assert_eq!(encoding(&mut c, "k"), "packed");
+    add_many(&mut c, "k", &ids[64..], 1000);
+    assert_eq!(encoding(&mut c, "k"), "roaring");
+    assert_eq!(info(&mut c, "like")["like_keys_roaring"], "1");
+    ok(&mut c, &["DEBUG", "RELOAD"]);
+    assert_eq!(encoding(&mut c, "k"), "roaring");
+    assert_eq!(all_users(&mut c, "k"), ids);
+    // Shrinking below packed-max is not enough; below half of it demotes.
+    del_many(&mut c, "k", &ids[50..], 1000);
+    assert_eq!(encoding(&mut c, "k"), "roaring");
+    del_many(&mut c, "k", &ids[32..50], 1000);
+    assert_eq!(encoding(&mut c, "k"), "packed");
+    assert_eq!(all_users(&mut c, "k"), ids[..32].to_vec());
+    assert_eq!(info(&mut c, "like")["like_keys_packed"], "1");
+    ok(&mut c, &["DEBUG", "RELOAD"]);
+    assert_eq!(encoding(&mut c, "k"), "packed");
+    assert_eq!(all_users(&mut c, "k"), ids[..32].to_vec());
+}
