@@ -7,4 +7,8 @@ cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 # Debian's package starts a redis-server on 6379; the tests use their own ports.
 cargo build --release
-cargo test --release -- --test-threads=2
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+cargo test --release -- --test-threads=2 2>&1 | tee "$log"
+# One closing line for the whole suite (unit, property and integration tests).
+awk '/^test result:/ { p += $4; f += $6 } END { printf "\nsuite: %d passed, %d failed\n", p, f }' "$log"
