@@ -147,7 +147,6 @@ pub enum Held {
 
 /// An open key, closed on drop.
 pub struct Key {
-    ctx: RawCtx,
     key: *mut raw::RedisModuleKey,
 }
 
@@ -155,7 +154,7 @@ impl Key {
     pub fn open(ctx: &Ctx, name: RawString, write: bool) -> Key {
         let mode = if write { raw::REDISMODULE_READ | raw::REDISMODULE_WRITE } else { raw::REDISMODULE_READ };
         let key = unsafe { api!(RedisModule_OpenKey)(ctx.0, name, mode as c_int) } as *mut raw::RedisModuleKey;
-        Key { ctx: ctx.0, key }
+        Key { key }
     }
 
     /// What the key holds, or WRONGTYPE.
@@ -226,6 +225,5 @@ impl Drop for Key {
         if !self.key.is_null() {
             unsafe { api!(RedisModule_CloseKey)(self.key) };
         }
-        let _ = self.ctx;
     }
 }

@@ -4,7 +4,7 @@
 //! word (`LikeSet::into_word`): Redis never looks inside it.
 
 use std::ffi::c_void;
-use std::os::raw::{c_char, c_int};
+use std::os::raw::c_int;
 
 use redis_module::native_types::RedisType;
 use redis_module::raw;
@@ -145,5 +145,3 @@ unsafe extern "C" fn copy(
     copy.into_word() as usize as *mut c_void
 }
 
-// Keeps the C string type in scope for the c"" literals above.
-const _: *const c_char = std::ptr::null();

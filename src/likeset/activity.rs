@@ -176,15 +176,6 @@ impl Activity {
             Activity::Rings(Box::from_raw(word as usize as *mut Rings))
         }
     }
-
-    /// True when it holds no like of the last hour: such state can be dropped.
-    pub fn is_idle(&self, now_ms: u64) -> bool {
-        let now = stripe_of(now_ms);
-        match self {
-            Activity::Inline { stripe, count } => *count == 0 || !within_hour(*stripe, now),
-            Activity::Rings(r) => !within_hour(r.last, now),
-        }
-    }
 }
 
 impl Rings {

@@ -20,9 +20,6 @@ struct Header {
 const HEADER: usize = std::mem::size_of::<Header>();
 const ALIGN: usize = 8;
 
-/// Most IDs a packed block may hold (its length is a u32).
-pub const MAX_LEN: usize = u32::MAX as usize;
-
 /// Sorted, deduplicated IDs at one width.
 #[derive(Clone, Copy)]
 pub enum View<'a> {
@@ -83,7 +80,7 @@ unsafe impl Send for Packed {}
 unsafe impl Sync for Packed {}
 
 fn layout(width: usize, len: usize) -> Layout {
-    // Sizes are bounded by MAX_LEN * 8 + HEADER, far below isize::MAX.
+    // A packed set holds at most 4 x like.packed-max (<= 2^22) IDs: far below isize::MAX.
     Layout::from_size_align(HEADER + width * len, ALIGN).unwrap_or_else(|_| Layout::new::<Header>())
 }
 
