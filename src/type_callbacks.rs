@@ -83,12 +83,32 @@ unsafe extern "C" fn rdb_load(rdb: *mut raw::RedisModuleIO, encver: c_int) -> *m
     }
 }
 
+thread_local! {
+    /// Encoding buffer reused across the keys of one save (no allocation per key).
+    static SAVE_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Largest buffer kept between saves; a bigger one is freed after use.
+const SAVE_BUFFER_KEEP: usize = 1 << 20;
+
 unsafe extern "C" fn rdb_save(rdb: *mut raw::RedisModuleIO, value: *mut c_void) {
     LikeSet::with_word(word(value), |set| {
-        let mut blob = Vec::new();
-        codec::encode(set, &mut blob);
-        raw::save_unsigned(rdb, set.len());
-        raw::save_slice(rdb, &blob);
+        let save = |blob: &mut Vec<u8>| {
+            blob.clear();
+            codec::encode(set, blob);
+            raw::save_unsigned(rdb, set.len());
+            raw::save_slice(rdb, blob);
+        };
+        SAVE_BUFFER.with(|buf| match buf.try_borrow_mut() {
+            Ok(mut blob) => {
+                save(&mut blob);
+                if blob.capacity() > SAVE_BUFFER_KEEP {
+                    *blob = Vec::new();
+                }
+            }
+            // Not reentrant in practice; never skip a value if it were.
+            Err(_) => save(&mut Vec::new()),
+        })
     });
 }
 

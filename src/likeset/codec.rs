@@ -63,7 +63,14 @@ pub fn encode(set: &LikeSet, out: &mut Vec<u8>) {
                 let _ = bm.serialize_into(&mut *out);
             }
         }
-        _ => {
+        Repr::Packed(p) => {
+            out.push(KIND_LIST);
+            put_activity(out, &p.activity());
+            put_varint(out, p.len() as u64);
+            out.push(p.width() as u8);
+            p.write_le(out);
+        }
+        Repr::Single { .. } | Repr::Empty => {
             out.push(KIND_LIST);
             put_activity(out, &set.activity());
             put_varint(out, set.len());

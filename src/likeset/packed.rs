@@ -148,6 +148,18 @@ impl Packed {
         }
     }
 
+    /// Appends the IDs as little-endian integers of the block's width (the
+    /// serialized form): one copy on little-endian machines.
+    pub fn write_le(&self, out: &mut Vec<u8>) {
+        if cfg!(target_endian = "little") {
+            // SAFETY: the data area holds len * width initialised bytes.
+            out.extend_from_slice(unsafe { std::slice::from_raw_parts(self.data(), self.len() * self.width()) });
+        } else {
+            let w = self.width();
+            self.view().iter().for_each(|id| out.extend_from_slice(&id.to_le_bytes()[..w]));
+        }
+    }
+
     fn write(&mut self, i: usize, id: u64) {
         debug_assert!(i < self.len() && width_for(id) <= self.width());
         let data = self.data();
