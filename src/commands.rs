@@ -64,7 +64,7 @@ pub fn add(ctx: &Ctx, args: &[RawString]) -> CmdResult {
     let added = Key::open(ctx, key, true).update(|s| apply(ctx, s, users, true))?;
     if added > 0 {
         ctx.replicate_verbatim();
-        ctx.changed(b"like.add\0", key);
+        ctx.changed(b"like.add\0", key, false);
     }
     ctx.reply_u64(added);
     Ok(())
@@ -78,10 +78,7 @@ pub fn del(ctx: &Ctx, args: &[RawString]) -> CmdResult {
     let (removed, gone) = Key::open(ctx, key, true).update(|s| (apply(ctx, s, users, false), s.is_empty()))?;
     if removed > 0 {
         ctx.replicate_verbatim();
-        ctx.changed(b"like.del\0", key);
-        if gone {
-            ctx.changed(b"del\0", key);
-        }
+        ctx.changed(b"like.del\0", key, gone);
     }
     ctx.reply_u64(removed);
     Ok(())
@@ -102,13 +99,10 @@ pub fn toggle(ctx: &Ctx, args: &[RawString]) -> CmdResult {
     })?;
     if liked {
         ctx.replicate_key_user(b"LIKE.ADD\0", key, user);
-        ctx.changed(b"like.add\0", key);
+        ctx.changed(b"like.add\0", key, false);
     } else {
         ctx.replicate_key_user(b"LIKE.DEL\0", key, user);
-        ctx.changed(b"like.del\0", key);
-        if gone {
-            ctx.changed(b"del\0", key);
-        }
+        ctx.changed(b"like.del\0", key, gone);
     }
     ctx.reply_i64(i64::from(liked));
     Ok(())

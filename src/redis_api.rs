@@ -31,7 +31,7 @@ impl CmdError {
 pub type CmdResult = Result<(), CmdError>;
 
 // The API function pointers are filled by RedisModule_Init before any command
-// runs; a missing one means an unsupported server, answered with an error.
+// runs; a missing one means a server without the 7.0 API (see unreachable_api).
 macro_rules! api {
     ($name:ident) => {
         {
@@ -119,12 +119,17 @@ impl Ctx {
         unsafe { api!(RedisModule_Replicate)(self.0, cmd.as_ptr() as *const c_char, c"ss".as_ptr(), key, user) };
     }
 
-    /// Keyspace event (generic class), and the key's WATCH / client-tracking signal.
-    pub fn changed(&self, event: &'static [u8], key: RawString) {
-        unsafe {
-            api!(RedisModule_NotifyKeyspaceEvent)(self.0, raw::REDISMODULE_NOTIFY_GENERIC, event.as_ptr() as *const c_char, key);
-            api!(RedisModule_SignalModifiedKey)(self.0, key);
+    /// A write changed `key`: keyspace event (generic class) `event`, then
+    /// `del` if the key went away, and one WATCH / client-tracking signal.
+    pub fn changed(&self, event: &'static [u8], key: RawString, deleted: bool) {
+        let notify = |e: &'static [u8]| unsafe {
+            api!(RedisModule_NotifyKeyspaceEvent)(self.0, raw::REDISMODULE_NOTIFY_GENERIC, e.as_ptr() as *const c_char, key);
+        };
+        notify(event);
+        if deleted {
+            notify(b"del\0");
         }
+        unsafe { api!(RedisModule_SignalModifiedKey)(self.0, key) };
     }
 }
 

@@ -20,29 +20,23 @@ fn slot(e: Encoding) -> usize {
     }
 }
 
-fn track(set: &LikeSet, sign: i64) {
-    if set.is_empty() {
-        return;
-    }
-    KEYS[slot(set.encoding())].fetch_add(sign, Ordering::Relaxed);
-    LIKES.fetch_add(sign * set.len() as i64, Ordering::Relaxed);
-}
-
 /// A value came to exist.
 pub fn added(set: &LikeSet) {
-    track(set, 1);
+    changed(Summary::NONE, Summary::of(set));
 }
 
 /// A value is going away.
 pub fn removed(set: &LikeSet) {
-    track(set, -1);
+    changed(Summary::of(set), Summary::NONE);
 }
 
-/// A value's encoding and size, to account a mutation by difference.
+/// A value's encoding and size (0 likes: no value), to account by difference.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Summary(Encoding, u64);
 
 impl Summary {
+    const NONE: Summary = Summary(Encoding::Single, 0);
+
     pub fn of(set: &LikeSet) -> Summary {
         Summary(set.encoding(), set.len())
     }

@@ -331,11 +331,7 @@ impl LikeSet {
     pub fn settle(&mut self, policy: &Policy) {
         match &self.0 {
             Repr::Packed(p) => {
-                let v = p.view();
-                let over = v.len() > policy.packed_max;
-                if over && (v.len() > policy.packed_max.saturating_mul(PACKED_STRETCH) || !roaring_far_bigger(v))
-                    || (!over && roaring_clearly_smaller(v))
-                {
+                if promotion_due(p.view(), policy, true) {
                     self.promote();
                 } else {
                     self.after_remove(policy);
@@ -356,15 +352,7 @@ impl LikeSet {
     fn after_insert(&mut self, policy: &Policy) {
         if let Repr::Packed(p) = &self.0 {
             let len = p.len();
-            let promote = if len <= policy.packed_max {
-                size_check_due(len) && roaring_clearly_smaller(p.view())
-            } else {
-                // Past packed_max, stay packed only where roaring would be far
-                // bigger, and at most up to 4x packed_max (bounds the memmove).
-                len > policy.packed_max.saturating_mul(PACKED_STRETCH)
-                    || ((len == policy.packed_max + 1 || size_check_due(len)) && !roaring_far_bigger(p.view()))
-            };
-            if promote {
+            if promotion_due(p.view(), policy, len == policy.packed_max + 1 || size_check_due(len)) {
                 self.promote();
             }
         } else if let Repr::Big(b) = &mut self.0 {
@@ -564,6 +552,19 @@ fn roaring_estimate(v: View<'_>, cap: usize) -> usize {
         est += containers.next_power_of_two().max(4) * CONTAINER_BYTES;
     }
     est + shards::map_bytes(shard_count)
+}
+
+/// Whether a packed set should become roaring. `estimate` says whether the
+/// O(len) size estimate may run now (always when settling, amortised on writes).
+/// Past packed_max a set stays packed only where roaring would be far bigger,
+/// and at most up to PACKED_STRETCH x packed_max (bounds the memmove).
+fn promotion_due(v: View<'_>, policy: &Policy, estimate: bool) -> bool {
+    let len = v.len();
+    if len <= policy.packed_max {
+        estimate && roaring_clearly_smaller(v)
+    } else {
+        len > policy.packed_max.saturating_mul(PACKED_STRETCH) || (estimate && !roaring_far_bigger(v))
+    }
 }
 
 /// Whether a roaring bitmap of these IDs would take well under (4/5 of) the packed block.
