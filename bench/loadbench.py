@@ -984,26 +984,17 @@ def main():
         srv.r.execute_command("LIKE.ADD", "sanity", "1", "2", "3")
         assert srv.r.execute_command("LIKE.COUNT", "sanity") == 3
         srv.flush()
-        if "memory" in sections:
-            log("== memory per like")
-            t = time.time()
-            run_memory(srv, args, res)
-            log(f"   ({time.time() - t:.0f}s)")
-        if "throughput" in sections:
-            log("== throughput")
-            t = time.time()
-            run_throughput(srv, args, res)
-            log(f"   ({time.time() - t:.0f}s)")
-        if "hotkey" in sections:
-            log("== hot key")
-            t = time.time()
-            run_hotkey(srv, args, res)
-            log(f"   ({time.time() - t:.0f}s)")
-        if "unlink" in sections:
-            log("== UNLINK")
-            t = time.time()
-            run_unlink(srv, args, res)
-            log(f"   ({time.time() - t:.0f}s)")
+        for name, title, run in [
+            ("memory", "memory per like", run_memory),
+            ("throughput", "throughput", run_throughput),
+            ("hotkey", "hot key", run_hotkey),
+            ("unlink", "UNLINK", run_unlink),
+        ]:
+            if name in sections:
+                log(f"== {title}")
+                t = time.time()
+                run(srv, args, res)
+                log(f"   ({time.time() - t:.0f}s)")
     except Exception:
         log("server log tail:\n" + srv.read_log())
         raise
