@@ -437,7 +437,7 @@ fn memory_usage_matches_real_allocation() {
     type Shape = (&'static str, usize, Box<dyn Fn(&mut StdRng, usize) -> Vec<u64>>);
     let shapes: Vec<Shape> = vec![
         ("100 sparse < 2^40", 300, Box::new(|r, _| (0..100).map(|_| r.gen_range(0..1u64 << 40)).collect())),
-        ("20k dense", 40, Box::new(|_, _| (0..20_000).collect())),
+        ("20k dense", 400, Box::new(|_, _| (0..20_000).collect())),
         ("30k stride 7", 20, Box::new(|_, i| (0..30_000u64).map(|x| x * 7 + i as u64).collect())),
         ("20k random 63-bit", 8, Box::new(|r, _| (0..20_000).map(|_| r.gen_range(0..=MAX_ID)).collect())),
     ];
