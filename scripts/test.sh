@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: unit and property tests of the like-set, and the
-# integration tests against real redis-server processes (single node,
-# replica, cluster) with the module loaded.
+# Runs the whole test suite: the set-up check, unit and property tests of the
+# like-set, and the integration tests against real redis-server processes
+# (single node, replica, cluster) with the module loaded.
+#
+# The tests start the first `redis-server` on PATH; to test another server
+# build, put its directory first:
+#   PATH=/opt/redis-7.4/bin:$PATH bash scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Installs what is missing, then stops with one line per need it could not meet.
 bash scripts/deps.sh
-# Debian's package starts a redis-server on 6379; the tests use their own ports.
+echo "testing against: $(command -v redis-server): $(redis-server --version)"
 cargo build --release
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT

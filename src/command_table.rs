@@ -87,9 +87,13 @@ const ENTRIES: [raw::RedisModuleCmdFunc; 10] = [
 ];
 const _: () = assert!(ENTRIES.len() == COMMANDS.len());
 
+/// The ACL category every command joins where the server lets modules add one.
+const ACL_CATEGORY: &str = "like";
+
 /// Registers every command; an error message on failure.
 pub fn register(ctx: *mut raw::RedisModuleCtx) -> Result<(), String> {
     let create = unsafe { raw::RedisModule_CreateCommand }.ok_or("RedisModule_CreateCommand missing")?;
+    let own_category = add_acl_category(ctx);
     for (cmd, entry) in COMMANDS.iter().zip(ENTRIES) {
         let name = CString::new(cmd.name).map_err(|e| e.to_string())?;
         let flags = CString::new(cmd.flags).map_err(|e| e.to_string())?;
@@ -100,20 +104,68 @@ pub fn register(ctx: *mut raw::RedisModuleCtx) -> Result<(), String> {
         if unsafe { create(ctx, name.as_ptr(), entry, flags.as_ptr(), first, last, 1) } != raw::Status::Ok as c_int {
             return Err(format!("cannot register {}", cmd.name));
         }
-        set_info(ctx, cmd, &name)?;
+        // Command info and ACL categories need the command's handle (Redis 7.0+ API).
+        let Some(get_command) = (unsafe { raw::RedisModule_GetCommand }) else {
+            continue;
+        };
+        // SAFETY: called from OnLoad with the NUL-terminated name of a command this module just created.
+        let command = unsafe { get_command(ctx, name.as_ptr()) };
+        if command.is_null() {
+            return Err(format!("cannot find {} after registering it", cmd.name));
+        }
+        set_info(command, cmd)?;
+        set_acl_categories(command, cmd, own_category)?;
+    }
+    Ok(())
+}
+
+/// Adds the `like` ACL category (Redis 7.4+, Valkey 8); false where the
+/// server has no RedisModule_AddACLCategory.
+fn add_acl_category(ctx: *mut raw::RedisModuleCtx) -> bool {
+    let Some(add_category) = (unsafe { raw::RedisModule_AddACLCategory }) else {
+        return false;
+    };
+    let name = CString::new(ACL_CATEGORY).unwrap_or_default();
+    // SAFETY: called from OnLoad (the only time the API allows it) with a NUL-terminated name.
+    unsafe { add_category(ctx, name.as_ptr()) == raw::Status::Ok as c_int }
+}
+
+/// The ACL categories a Redis user expects of a command, from its flags:
+/// `write` or `read`, `fast`, and the module's own category when it exists.
+fn acl_categories(flags: &str, own_category: bool) -> String {
+    let mut categories: Vec<&str> = flags
+        .split(' ')
+        .filter_map(|flag| match flag {
+            "write" => Some("write"),
+            "readonly" => Some("read"),
+            "fast" => Some("fast"),
+            _ => None,
+        })
+        .collect();
+    if own_category {
+        categories.push(ACL_CATEGORY);
+    }
+    categories.join(" ")
+}
+
+/// ACL categories (Redis 7.2+, Valkey; Redis 7.0 gives module commands none).
+fn set_acl_categories(command: *mut raw::RedisModuleCommand, cmd: &Command, own_category: bool) -> Result<(), String> {
+    let Some(set_categories) = (unsafe { raw::RedisModule_SetCommandACLCategories }) else {
+        return Ok(());
+    };
+    let categories = CString::new(acl_categories(cmd.flags, own_category)).map_err(|e| e.to_string())?;
+    // SAFETY: `command` is this module's command; the categories string is NUL-terminated.
+    if unsafe { set_categories(command, categories.as_ptr()) } != raw::Status::Ok as c_int {
+        return Err(format!("cannot set ACL categories {categories:?} of {}", cmd.name));
     }
     Ok(())
 }
 
 /// Arity and key specs (Redis 7.0 API; older servers keep the legacy key range).
-fn set_info(ctx: *mut raw::RedisModuleCtx, cmd: &Command, name: &CString) -> Result<(), String> {
-    let (Some(get_command), Some(set_command_info)) = (unsafe { raw::RedisModule_GetCommand }, unsafe { raw::RedisModule_SetCommandInfo }) else {
+fn set_info(command: *mut raw::RedisModuleCommand, cmd: &Command) -> Result<(), String> {
+    let Some(set_command_info) = (unsafe { raw::RedisModule_SetCommandInfo }) else {
         return Ok(());
     };
-    let command = unsafe { get_command(ctx, name.as_ptr()) };
-    if command.is_null() {
-        return Err(format!("cannot find {} after registering it", cmd.name));
-    }
     let (pos, lastkey) = match cmd.keys {
         Keys::One(i) => (i, 0),
         Keys::AllFrom(i) => (i, -1),

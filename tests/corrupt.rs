@@ -27,7 +27,10 @@ fn dump_framing_of_native_value_parses() {
     ok(&mut c, &["SET", "s", "hello"]);
     let Value::BulkString(p) = ok(&mut c, &["DUMP", "s"]) else { panic!() };
     let (body, ver) = dump::unframe(&p).expect("CRC of a real DUMP");
-    assert_eq!(ver, dump::RDB_VERSION_7_0);
+    assert!(
+        ver >= dump::RDB_VERSION_MIN,
+        "RDB version {ver} is older than any supported server writes"
+    );
     assert_eq!(body[0], 0); // RDB_TYPE_STRING
     let mut r = dump::Reader::new(&body[1..]);
     assert_eq!(r.string().unwrap(), b"hello");

@@ -12,7 +12,9 @@
 #![allow(dead_code)]
 
 pub const RDB_TYPE_MODULE_2: u8 = 7;
-pub const RDB_VERSION_7_0: u16 = 10;
+/// The oldest RDB version a supported server writes (Redis 7.0's); newer
+/// servers write higher ones (Redis 7.4+ and Valkey 8 write 12).
+pub const RDB_VERSION_MIN: u16 = 10;
 
 pub const OP_EOF: u64 = 0;
 pub const OP_SINT: u64 = 1;

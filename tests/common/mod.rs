@@ -594,6 +594,20 @@ pub fn del_many(con: &mut redis::Connection, key: &str, ids: &[u64], chunk: usiz
     total
 }
 
+/// The RDB version the server writes into DUMP payloads, read from a DUMP of
+/// a native string (so the tests hold on every server version).
+pub fn server_rdb_version(con: &mut redis::Connection) -> u16 {
+    let probe = "__like_test_rdb_version_probe";
+    ok(con, &["SET", probe, "x"]);
+    let payload = ok(con, &["DUMP", probe]);
+    ok(con, &["DEL", probe]);
+    let Value::BulkString(payload) = payload else {
+        panic!("DUMP of a string: unexpected {payload:?}")
+    };
+    let (_, version) = dump::unframe(&payload).expect("CRC of a native DUMP");
+    version
+}
+
 /// DEBUG DIGEST-VALUE of one key, as a string.
 pub fn digest_value(con: &mut redis::Connection, key: &str) -> String {
     let v = ok(con, &["DEBUG", "DIGEST-VALUE", key]);
