@@ -14,6 +14,8 @@ echo "testing against: $(command -v redis-server): $(redis-server --version)"
 cargo build --release
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
-cargo test --release -- --test-threads=2 2>&1 | tee "$log"
+status=0
+cargo test --release --no-fail-fast -- --test-threads=2 2>&1 | tee "$log" || status=$?
 # One closing line for the whole suite (unit, property and integration tests).
 awk '/^test result:/ { p += $4; f += $6 } END { printf "\nsuite: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"
