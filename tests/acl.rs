@@ -149,7 +149,11 @@ fn commands_carry_the_acl_categories_the_server_allows() {
         assert_eq!(int(&mut ro, &["LIKE.COUNT", "post:1"]), 0);
         assert!(is_noperm(&err(&mut ro, &["LIKE.ADD", "post:1", "1"])));
     }
-    if has_own_category {
+    // `ACL CAT like` lists module commands only from Redis 8 on (redis#13489);
+    // Redis 7.4 and Valkey 8 list none, though `+@like` grants them all (see
+    // readme_acl_recipes_work_on_this_server).
+    let (valkey, version) = server_line(&mut c);
+    if has_own_category && !valkey && version >= (7, 9) {
         let mut listed: Vec<String> = strings(&mut c, &["ACL", "CAT", "like"]);
         listed.sort();
         let mut want: Vec<String> = READS.iter().chain(WRITES).map(|s| s.to_string()).collect();
