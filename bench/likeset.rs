@@ -81,9 +81,8 @@ fn fixture(dist: Dist, n: usize, policy: &Policy) -> Fixture {
         }
     }
     assert_eq!(set.len(), n as u64);
-    let members: Vec<u64> = (0..POOL.min(n).max(1))
-        .map(|_| all[rng.gen_range(0..all.len())])
-        .collect();
+    let members: Vec<u64> =
+        (0..POOL.min(n).max(1)).map(|_| all[rng.gen_range(0..all.len())]).collect();
     let fresh: Vec<u64> = match dist {
         Dist::Sparse => {
             let mut v = Vec::with_capacity(POOL);
@@ -126,7 +125,10 @@ fn copies_of(fx: &Fixture, policy: &Policy) -> Vec<LikeSet> {
     (0..CHUNK).map(|_| rebuild(fx, policy)).collect()
 }
 
-fn config_for(group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>, n: usize) {
+fn config_for(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    n: usize,
+) {
     if n >= 1_000_000 {
         group.sample_size(10);
         group.warm_up_time(Duration::from_millis(300));
@@ -161,7 +163,11 @@ fn bench_all(c: &mut Criterion) {
                             let m = left.min(CHUNK);
                             let t = Instant::now();
                             for (j, s) in copies.iter_mut().take(m).enumerate() {
-                                black_box(s.insert(fx.fresh[(k + j) % POOL], Some(NOW_MS), &policy));
+                                black_box(s.insert(
+                                    fx.fresh[(k + j) % POOL],
+                                    Some(NOW_MS),
+                                    &policy,
+                                ));
                             }
                             total += t.elapsed();
                             for (j, s) in copies.iter_mut().take(m).enumerate() {
@@ -185,7 +191,11 @@ fn bench_all(c: &mut Criterion) {
                             let start = k;
                             let t = Instant::now();
                             for j in 0..m {
-                                black_box(s.insert(fx.fresh[(start + j) % POOL], Some(NOW_MS), &policy));
+                                black_box(s.insert(
+                                    fx.fresh[(start + j) % POOL],
+                                    Some(NOW_MS),
+                                    &policy,
+                                ));
                             }
                             total += t.elapsed();
                             for j in 0..m {

@@ -20,10 +20,7 @@ use support::{feed_status, key_slot, SlotRouter};
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let positional: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
-    let seed = positional
-        .first()
-        .map(|s| s.to_string())
-        .unwrap_or_else(|| "127.0.0.1:7000".into());
+    let seed = positional.first().map(|s| s.to_string()).unwrap_or_else(|| "127.0.0.1:7000".into());
     let user: u64 = positional.get(1).and_then(|s| s.parse().ok()).unwrap_or(42);
     let demo = args.iter().any(|a| a == "--demo");
 
@@ -48,9 +45,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // A feed: 40 posts in (mostly) different slots, in the order the user will see them.
-    let feed: Vec<String> = (0..40)
-        .map(|i| format!("post:{}", (i * 37 + 11) % 1000))
-        .collect();
+    let feed: Vec<String> = (0..40).map(|i| format!("post:{}", (i * 37 + 11) % 1000)).collect();
     let started = Instant::now();
     let statuses = feed_status(&mut router, user, &feed)?;
     let took = started.elapsed();

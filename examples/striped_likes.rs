@@ -23,20 +23,14 @@ use support::{SlotRouter, Striped};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let seed = args
-        .first()
-        .cloned()
-        .unwrap_or_else(|| "127.0.0.1:7000".into());
+    let seed = args.first().cloned().unwrap_or_else(|| "127.0.0.1:7000".into());
     let base = args.get(1).cloned().unwrap_or_else(|| "post:launch".into());
     let stripes: u32 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(6);
 
     let mut router = SlotRouter::connect(&[seed.as_str()])?;
     let post = Striped::new(&base, stripes);
     for (key, slot) in post.keys().iter().zip(post.slots()) {
-        println!(
-            "stripe {key:<20} slot {slot:>5} on {}",
-            router.owner_of(*slot).unwrap_or("?")
-        );
+        println!("stripe {key:<20} slot {slot:>5} on {}", router.owner_of(*slot).unwrap_or("?"));
     }
 
     // Likes in batches: one LIKE.ADD per stripe touched, stripes in parallel.

@@ -45,7 +45,9 @@ fn conn_as(srv: &Server, user: &str) -> redis::Connection {
 /// An array-of-strings reply, lowercased.
 fn strings(con: &mut redis::Connection, args: &[&str]) -> Vec<String> {
     match ok(con, args) {
-        Value::Array(a) | Value::Set(a) => a.iter().map(|v| as_str(v).expect("string").to_lowercase()).collect(),
+        Value::Array(a) | Value::Set(a) => {
+            a.iter().map(|v| as_str(v).expect("string").to_lowercase()).collect()
+        }
         other => panic!("{args:?}: {other:?}"),
     }
 }
@@ -138,7 +140,11 @@ fn commands_carry_the_acl_categories_the_server_allows() {
             assert!(!got.iter().any(|g| g == other), "{command}: {got:?} has {other}");
             // fast exactly where the command flags say fast (O(1) or O(arguments)).
             let flags = command_flags(&mut c, command);
-            assert_eq!(got.iter().any(|g| g == "fast"), flags.iter().any(|f| f == "fast"), "{command}: {got:?} vs flags {flags:?}");
+            assert_eq!(
+                got.iter().any(|g| g == "fast"),
+                flags.iter().any(|f| f == "fast"),
+                "{command}: {got:?} vs flags {flags:?}"
+            );
             assert_eq!(got.iter().any(|g| g == "like"), has_own_category, "{command}: {got:?}");
         }
     }

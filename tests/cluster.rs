@@ -74,9 +74,8 @@ fn users_of(router: &mut SlotRouter, key: &str) -> Vec<u64> {
             c.arg("AFTER").arg(a);
         }
         c.arg("LIMIT").arg(10_000);
-        let page: Vec<u64> = router
-            .query_key(key, c)
-            .unwrap_or_else(|e| panic!("LIKE.USERS {key}: {e}"));
+        let page: Vec<u64> =
+            router.query_key(key, c).unwrap_or_else(|e| panic!("LIKE.USERS {key}: {e}"));
         let done = page.len() < 10_000;
         after = page.last().copied().or(after);
         all.extend(page);
@@ -123,23 +122,13 @@ fn verify_model(router: &mut SlotRouter, model: &Model, maybe: &Model) {
                 problems.push(format!("{k}: LIKE.USERS not strictly ascending"));
             }
             if count != users.len() as i64 {
-                problems.push(format!(
-                    "{k}: LIKE.COUNT {count} but LIKE.USERS has {}",
-                    users.len()
-                ));
+                problems
+                    .push(format!("{k}: LIKE.COUNT {count} but LIKE.USERS has {}", users.len()));
             }
-            let missing: Vec<u64> = want
-                .difference(&got)
-                .filter(|u| !unsure.contains(u))
-                .copied()
-                .take(5)
-                .collect();
-            let extra: Vec<u64> = got
-                .difference(want)
-                .filter(|u| !unsure.contains(u))
-                .copied()
-                .take(5)
-                .collect();
+            let missing: Vec<u64> =
+                want.difference(&got).filter(|u| !unsure.contains(u)).copied().take(5).collect();
+            let extra: Vec<u64> =
+                got.difference(want).filter(|u| !unsure.contains(u)).copied().take(5).collect();
             if !missing.is_empty() || !extra.is_empty() {
                 problems.push(format!(
                     "{k}: expected {} users, got {}; missing {missing:?}, unexpected {extra:?}",
@@ -153,12 +142,7 @@ fn verify_model(router: &mut SlotRouter, model: &Model, maybe: &Model) {
         problems.is_empty(),
         "{} keys differ from the model, first ones:\n{}",
         problems.len(),
-        problems
-            .iter()
-            .take(15)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n")
+        problems.iter().take(15).cloned().collect::<Vec<_>>().join("\n")
     );
 }
 
@@ -184,26 +168,16 @@ fn load_model(router: &mut SlotRouter, model: &Model) {
 
 fn node_of(cluster: &Cluster, addr: &str) -> NodeLine {
     let seen = cluster.nodes_seen_by(addr);
-    seen.into_iter()
-        .find(|n| n.flags.iter().any(|f| f == "myself"))
-        .expect("myself line")
+    seen.into_iter().find(|n| n.flags.iter().any(|f| f == "myself")).expect("myself line")
 }
 
 /// `CLUSTER SETSLOT slot state node_id` on one node (state: IMPORTING, MIGRATING or NODE).
 fn setslot(c: &mut redis::Connection, slot: u16, state: &str, node_id: &str) {
-    let _: () = cmd("CLUSTER")
-        .arg("SETSLOT")
-        .arg(slot)
-        .arg(state)
-        .arg(node_id)
-        .query(c)
-        .unwrap();
+    let _: () = cmd("CLUSTER").arg("SETSLOT").arg(slot).arg(state).arg(node_id).query(c).unwrap();
 }
 
 fn slot_owner_map(router: &SlotRouter) -> Vec<String> {
-    (0..16384u16)
-        .map(|s| router.owner_of(s).unwrap_or("").to_string())
-        .collect()
+    (0..16384u16).map(|s| router.owner_of(s).unwrap_or("").to_string()).collect()
 }
 
 /// Sets the flag when dropped: stops a background writer even if the test panics first.
@@ -224,23 +198,15 @@ fn routing_from_any_node_hash_tags_and_crossslot() {
     on_empty_cluster(|cluster, seeds| {
         let mut router = SlotRouter::connect(&seeds).expect("router");
         let keys: Vec<String> = (0..48).map(|i| format!("route:post:{i}")).collect();
-        let owners: HashSet<&str> = keys
-            .iter()
-            .map(|k| router.owner_of(key_slot(k)).unwrap())
-            .collect();
-        assert_eq!(
-            owners.len(),
-            3,
-            "the test keys should span the three primaries"
-        );
+        let owners: HashSet<&str> =
+            keys.iter().map(|k| router.owner_of(key_slot(k)).unwrap()).collect();
+        assert_eq!(owners.len(), 3, "the test keys should span the three primaries");
 
         // Our CRC16 agrees with the server's CLUSTER KEYSLOT, hash tags included.
         {
             let mut c = cluster.nodes[0].conn();
             for k in
-                keys.iter()
-                    .map(String::as_str)
-                    .chain(["{feed:7}:p1", "a{}b", "{}x{y}", "x{y}z{w}"])
+                keys.iter().map(String::as_str).chain(["{feed:7}:p1", "a{}b", "{}x{y}", "x{y}z{w}"])
             {
                 let s: u16 = cmd("CLUSTER").arg("KEYSLOT").arg(k).query(&mut c).unwrap();
                 assert_eq!(s, key_slot(k), "slot of {k}");
@@ -260,11 +226,7 @@ fn routing_from_any_node_hash_tags_and_crossslot() {
                 let has: i64 = cmd("LIKE.HAS").arg(k).arg(users[0]).query(&mut cc).unwrap();
                 assert_eq!(has, 1);
                 for (want, what) in [(0, "toggle off"), (1, "toggle on")] {
-                    let t: i64 = cmd("LIKE.TOGGLE")
-                        .arg(k)
-                        .arg(users[4])
-                        .query(&mut cc)
-                        .unwrap();
+                    let t: i64 = cmd("LIKE.TOGGLE").arg(k).arg(users[4]).query(&mut cc).unwrap();
                     assert_eq!(t, want, "{what}");
                 }
                 let d: i64 = cmd("LIKE.DEL").arg(k).arg(users[3]).query(&mut cc).unwrap();
@@ -273,20 +235,15 @@ fn routing_from_any_node_hash_tags_and_crossslot() {
                 assert_eq!(a, 1);
             }
         }
-        let expected: Vec<u64> = (0..seeds.len())
-            .flat_map(|n| (0..5).map(move |j| (n * 1000 + j) as u64))
-            .collect();
+        let expected: Vec<u64> =
+            (0..seeds.len()).flat_map(|n| (0..5).map(move |j| (n * 1000 + j) as u64)).collect();
         for seed in &seeds {
             let mut cc = Cluster::client_for(std::slice::from_ref(seed));
             for k in &keys {
                 let count: i64 = cmd("LIKE.COUNT").arg(k).query(&mut cc).unwrap();
                 assert_eq!(count, expected.len() as i64, "LIKE.COUNT {k} via {seed}");
-                let users: Vec<u64> = cmd("LIKE.USERS")
-                    .arg(k)
-                    .arg("LIMIT")
-                    .arg(100)
-                    .query(&mut cc)
-                    .unwrap();
+                let users: Vec<u64> =
+                    cmd("LIKE.USERS").arg(k).arg("LIMIT").arg(100).query(&mut cc).unwrap();
                 assert_eq!(users, expected, "LIKE.USERS {k} via {seed}");
                 let rate: Vec<i64> = cmd("LIKE.RATE").arg(k).query(&mut cc).unwrap();
                 assert_eq!(rate.len(), 2);
@@ -298,17 +255,11 @@ fn routing_from_any_node_hash_tags_and_crossslot() {
                 let count_field = info
                     .chunks(2)
                     .find(|p| {
-                        redis::from_redis_value::<String>(p[0].clone())
-                            .ok()
-                            .as_deref()
+                        redis::from_redis_value::<String>(p[0].clone()).ok().as_deref()
                             == Some("count")
                     })
                     .map(|p| redis::from_redis_value::<i64>(p[1].clone()).unwrap());
-                assert_eq!(
-                    count_field,
-                    Some(expected.len() as i64),
-                    "LIKE.INFO {k}: {info:?}"
-                );
+                assert_eq!(count_field, Some(expected.len() as i64), "LIKE.INFO {k}: {info:?}");
             }
         }
 
@@ -344,18 +295,10 @@ fn routing_from_any_node_hash_tags_and_crossslot() {
             let r: RedisResult<i64> = cmd("LIKE.COUNT").arg(k).query(&mut c);
             assert_eq!(r.expect_err("replica redirects").code(), Some("MOVED"));
             let w: RedisResult<i64> = cmd("LIKE.ADD").arg(k).arg(1).query(&mut c);
-            assert_eq!(
-                w.expect_err("replica redirects writes").code(),
-                Some("MOVED")
-            );
+            assert_eq!(w.expect_err("replica redirects writes").code(), Some("MOVED"));
             let _: () = cmd("READONLY").query(&mut c).unwrap();
             let count: i64 = cmd("LIKE.COUNT").arg(k).query(&mut c).unwrap();
-            assert_eq!(
-                count,
-                expected.len() as i64,
-                "LIKE.COUNT {k} on replica {}",
-                replica.addr
-            );
+            assert_eq!(count, expected.len() as i64, "LIKE.COUNT {k} on replica {}", replica.addr);
             let w: RedisResult<i64> = cmd("LIKE.ADD").arg(k).arg(1).query(&mut c);
             assert_eq!(w.expect_err("replica refuses writes").code(), Some("MOVED"));
         }
@@ -369,27 +312,15 @@ fn routing_from_any_node_hash_tags_and_crossslot() {
                 (vec!["LIKE.TOGGLE", "k1", "1"], vec!["k1"]),
                 (vec!["LIKE.COUNT", "k1"], vec!["k1"]),
                 (vec!["LIKE.HAS", "k1", "7"], vec!["k1"]),
-                (
-                    vec!["LIKE.MCOUNT", "k1", "k2", "k3"],
-                    vec!["k1", "k2", "k3"],
-                ),
-                (
-                    vec!["LIKE.STATUS", "42", "k1", "k2", "k3"],
-                    vec!["k1", "k2", "k3"],
-                ),
-                (
-                    vec!["LIKE.USERS", "k1", "AFTER", "5", "LIMIT", "10"],
-                    vec!["k1"],
-                ),
+                (vec!["LIKE.MCOUNT", "k1", "k2", "k3"], vec!["k1", "k2", "k3"]),
+                (vec!["LIKE.STATUS", "42", "k1", "k2", "k3"], vec!["k1", "k2", "k3"]),
+                (vec!["LIKE.USERS", "k1", "AFTER", "5", "LIMIT", "10"], vec!["k1"]),
                 (vec!["LIKE.RATE", "k1"], vec!["k1"]),
                 (vec!["LIKE.INFO", "k1"], vec!["k1"]),
             ];
             for (args, want) in cases {
-                let got: Vec<String> = cmd("COMMAND")
-                    .arg("GETKEYS")
-                    .arg(&args)
-                    .query(&mut c)
-                    .unwrap();
+                let got: Vec<String> =
+                    cmd("COMMAND").arg("GETKEYS").arg(&args).query(&mut c).unwrap();
                 assert_eq!(got, want, "COMMAND GETKEYS {args:?}");
             }
         }
@@ -412,16 +343,8 @@ fn routing_from_any_node_hash_tags_and_crossslot() {
         let want: Vec<(i64, i64)> = (0..8).map(|i| (i as i64 + 1, (i >= 3) as i64)).collect();
         assert_eq!(pairs, want);
         let got = feed_status(&mut router, 30, &tagged).unwrap();
-        assert_eq!(
-            got.iter()
-                .map(|s| (s.count, s.liked as i64))
-                .collect::<Vec<_>>(),
-            want
-        );
-        assert_eq!(
-            router.last.round_trips, 1,
-            "one hash tag: one LIKE.STATUS, one round trip"
-        );
+        assert_eq!(got.iter().map(|s| (s.count, s.liked as i64)).collect::<Vec<_>>(), want);
+        assert_eq!(router.last.round_trips, 1, "one hash tag: one LIKE.STATUS, one round trip");
 
         // Different slots: CROSSSLOT, through the cluster client and on a plain connection
         // to the node owning the first key (even when the keys happen to share a node).
@@ -445,16 +368,10 @@ fn routing_from_any_node_hash_tags_and_crossslot() {
                 q.arg(u);
             }
             let r: RedisResult<Value> = q.arg(same_node[0]).arg(same_node[1]).query(&mut c);
-            assert_eq!(
-                err_code(&r),
-                "CROSSSLOT",
-                "{name} over two slots of one node"
-            );
+            assert_eq!(err_code(&r), "CROSSSLOT", "{name} over two slots of one node");
         }
-        let r: RedisResult<Value> = cmd("LIKE.MCOUNT")
-            .arg(same_node[0])
-            .arg(&tagged[0])
-            .query(&mut cc);
+        let r: RedisResult<Value> =
+            cmd("LIKE.MCOUNT").arg(same_node[0]).arg(&tagged[0]).query(&mut cc);
         assert_eq!(err_code(&r), "CROSSSLOT");
     });
 }
@@ -482,18 +399,14 @@ fn feed_spanning_slots_is_read_per_node_in_parallel() {
         let mut router = SlotRouter::connect(&seeds).expect("router");
         load_model(&mut router, &model);
 
-        let mut feed: Vec<String> = (0..300)
-            .map(|_| format!("post:{}", rng.gen_range(0..600)))
-            .collect();
+        let mut feed: Vec<String> =
+            (0..300).map(|_| format!("post:{}", rng.gen_range(0..600))).collect();
         feed.extend((0..10).map(|i| format!("post:missing:{i}")));
         feed.shuffle(&mut rng);
         let expect = |keys: &[String]| -> Vec<Status> {
             keys.iter()
                 .map(|k| match model.get(k) {
-                    Some(s) => Status {
-                        count: s.len() as i64,
-                        liked: s.contains(&viewer),
-                    },
+                    Some(s) => Status { count: s.len() as i64, liked: s.contains(&viewer) },
                     None => Status::default(),
                 })
                 .collect()
@@ -527,26 +440,14 @@ fn feed_spanning_slots_is_read_per_node_in_parallel() {
         let src_addr = router.owner_of(key_slot(&feed[0])).unwrap().to_string();
         let slot = key_slot(&feed[0]);
         let primaries = cluster.primaries();
-        let src = primaries
-            .iter()
-            .find(|p| p.addr == src_addr)
-            .unwrap()
-            .clone();
-        let dst = primaries
-            .iter()
-            .find(|p| p.addr != src_addr)
-            .unwrap()
-            .clone();
+        let src = primaries.iter().find(|p| p.addr == src_addr).unwrap().clone();
+        let dst = primaries.iter().find(|p| p.addr != src_addr).unwrap().clone();
         let mut src_c = cluster.server(&src.addr).conn();
         let mut dst_c = cluster.server(&dst.addr).conn();
         setslot(&mut dst_c, slot, "IMPORTING", &src.id);
         setslot(&mut src_c, slot, "MIGRATING", &dst.id);
-        let in_slot: Vec<String> = cmd("CLUSTER")
-            .arg("GETKEYSINSLOT")
-            .arg(slot)
-            .arg(1000)
-            .query(&mut src_c)
-            .unwrap();
+        let in_slot: Vec<String> =
+            cmd("CLUSTER").arg("GETKEYSINSLOT").arg(slot).arg(1000).query(&mut src_c).unwrap();
         assert!(in_slot.contains(&feed[0]));
         let port = dst.addr.rsplit(':').next().unwrap();
         let _: () = cmd("MIGRATE")
@@ -571,11 +472,10 @@ fn feed_spanning_slots_is_read_per_node_in_parallel() {
             );
         };
         read_redirected("during migration", "migrating", "ASK");
-        for p in [&dst, &src].into_iter().chain(
-            primaries
-                .iter()
-                .filter(|p| p.id != src.id && p.id != dst.id),
-        ) {
+        for p in [&dst, &src]
+            .into_iter()
+            .chain(primaries.iter().filter(|p| p.id != src.id && p.id != dst.id))
+        {
             let mut c = cluster.server(&p.addr).conn();
             setslot(&mut c, slot, "NODE", &dst.id);
         }
@@ -640,19 +540,16 @@ fn cluster_writer(
             let i = rng.gen_range(0..set.len());
             ("LIKE.DEL", *set.iter().nth(i).unwrap())
         };
-        let expected = if name == "LIKE.ADD" {
-            !set.contains(&user)
-        } else {
-            set.contains(&user)
-        } as i64;
+        let expected =
+            if name == "LIKE.ADD" { !set.contains(&user) } else { set.contains(&user) } as i64;
         let r: RedisResult<i64> = cmd(name).arg(key).arg(user).query(&mut cc);
         report.ops += 1;
         match r {
             Ok(n) => {
                 if n != expected {
-                    report.mismatches.push(format!(
-                        "{name} {key} {user}: replied {n}, expected {expected}"
-                    ));
+                    report
+                        .mismatches
+                        .push(format!("{name} {key} {user}: replied {n}, expected {expected}"));
                 }
                 if name == "LIKE.ADD" {
                     set.insert(user);
@@ -682,7 +579,10 @@ fn reshard_2000_slots_under_writes_keeps_every_like() {
             model.insert(format!("rs:{i}"), (0..n).map(|_| rng.gen_range(0..100_000u64)).collect());
         }
         for i in 0..12 {
-            model.insert(format!("rs:big:{i}"), (0..30_000).map(|_| rng.gen_range(0..100_000u64)).collect());
+            model.insert(
+                format!("rs:big:{i}"),
+                (0..30_000).map(|_| rng.gen_range(0..100_000u64)).collect(),
+            );
         }
         let mut router = SlotRouter::connect(&seeds).expect("router");
         let t = Instant::now();
@@ -695,12 +595,16 @@ fn reshard_2000_slots_under_writes_keeps_every_like() {
         let before = slot_owner_map(&router);
         let mut keys: Vec<String> = model.keys().cloned().collect();
         keys.sort();
-        let hot: Vec<String> =
-            keys.iter().filter(|k| before[key_slot(k.as_str()) as usize] == src.addr).cloned().collect();
+        let hot: Vec<String> = keys
+            .iter()
+            .filter(|k| before[key_slot(k.as_str()) as usize] == src.addr)
+            .cloned()
+            .collect();
 
         let stop = Arc::new(AtomicBool::new(false));
         let writer = {
-            let (seeds, model, keys, hot, stop) = (seeds.clone(), model.clone(), keys.clone(), hot, stop.clone());
+            let (seeds, model, keys, hot, stop) =
+                (seeds.clone(), model.clone(), keys.clone(), hot, stop.clone());
             std::thread::spawn(move || cluster_writer(seeds, model, keys, hot, stop, 99))
         };
         // Stops the writer even if the reshard step panics.
@@ -710,11 +614,17 @@ fn reshard_2000_slots_under_writes_keeps_every_like() {
         const MOVE: usize = 2200;
         let mut reshard = Command::new("redis-cli");
         reshard
-            .arg("--cluster").arg("reshard").arg(&src.addr)
-            .arg("--cluster-from").arg(&src.id)
-            .arg("--cluster-to").arg(&dst.id)
-            .arg("--cluster-slots").arg(MOVE.to_string())
-            .arg("--cluster-pipeline").arg("20")
+            .arg("--cluster")
+            .arg("reshard")
+            .arg(&src.addr)
+            .arg("--cluster-from")
+            .arg(&src.id)
+            .arg("--cluster-to")
+            .arg(&dst.id)
+            .arg("--cluster-slots")
+            .arg(MOVE.to_string())
+            .arg("--cluster-pipeline")
+            .arg("20")
             .arg("--cluster-yes");
         let t = Instant::now();
         let (ok, out) = cluster_support::run_bounded(
@@ -723,7 +633,11 @@ fn reshard_2000_slots_under_writes_keeps_every_like() {
             Duration::from_secs(240),
         );
         let reshard_time = t.elapsed();
-        assert!(ok, "redis-cli --cluster reshard failed:\n{}", &out[out.len().saturating_sub(3000)..]);
+        assert!(
+            ok,
+            "redis-cli --cluster reshard failed:\n{}",
+            &out[out.len().saturating_sub(3000)..]
+        );
         std::thread::sleep(Duration::from_millis(300));
         drop(stopper);
         let report = writer.join().expect("writer thread");
@@ -733,19 +647,25 @@ fn reshard_2000_slots_under_writes_keeps_every_like() {
         let after = slot_owner_map(&router);
         let moved: Vec<usize> = (0..16384).filter(|&s| before[s] != after[s]).collect();
         assert!(moved.iter().all(|&s| before[s] == src.addr && after[s] == dst.addr));
-        let key_slots: HashMap<u16, usize> = report.model.iter().filter(|(_, v)| !v.is_empty()).fold(
-            HashMap::new(),
-            |mut m, (k, _)| {
+        let key_slots: HashMap<u16, usize> = report
+            .model
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .fold(HashMap::new(), |mut m, (k, _)| {
                 *m.entry(key_slot(k)).or_default() += 1;
                 m
-            },
-        );
-        let moved_with_keys = moved.iter().filter(|&&s| key_slots.contains_key(&(s as u16))).count();
+            });
+        let moved_with_keys =
+            moved.iter().filter(|&&s| key_slots.contains_key(&(s as u16))).count();
         let moved_keys: usize = moved.iter().filter_map(|&s| key_slots.get(&(s as u16))).sum();
         assert!(moved.len() >= MOVE, "only {} slots moved", moved.len());
         assert!(moved_with_keys >= 2000, "only {moved_with_keys} moved slots hold keys");
 
-        assert!(report.errors.is_empty(), "writer errors: {:?}", &report.errors[..report.errors.len().min(10)]);
+        assert!(
+            report.errors.is_empty(),
+            "writer errors: {:?}",
+            &report.errors[..report.errors.len().min(10)]
+        );
         assert!(
             report.mismatches.is_empty(),
             "replies that disagree with the model: {:?}",
@@ -796,18 +716,10 @@ fn striped_post_keeps_exact_dedup_and_count() {
     on_empty_cluster(|_, seeds| {
         let post = Striped::new("post:viral", 4);
         let slots: HashSet<u16> = post.slots().iter().copied().collect();
-        assert_eq!(
-            slots.len(),
-            4,
-            "stripes land in different slots: {:?}",
-            post.slots()
-        );
+        assert_eq!(slots.len(), 4, "stripes land in different slots: {:?}", post.slots());
         let router = SlotRouter::connect(&seeds).expect("router");
-        let nodes: HashSet<&str> = post
-            .slots()
-            .iter()
-            .map(|&s| router.owner_of(s).unwrap())
-            .collect();
+        let nodes: HashSet<&str> =
+            post.slots().iter().map(|&s| router.owner_of(s).unwrap()).collect();
         println!(
             "post:viral stripes {:?} in slots {:?} on {} primaries",
             post.keys(),
@@ -817,12 +729,7 @@ fn striped_post_keeps_exact_dedup_and_count() {
         drop(router);
 
         // Three writers with overlapping users, in batches and one like per command.
-        let huge = [
-            u64::MAX >> 1,
-            (u64::MAX >> 1) - 1,
-            (u64::MAX >> 1) - 7,
-            1 << 40,
-        ];
+        let huge = [u64::MAX >> 1, (u64::MAX >> 1) - 1, (u64::MAX >> 1) - 7, 1 << 40];
         let handles: Vec<_> = (0..3u64)
             .map(|t| {
                 let (seeds, post) = (seeds.clone(), post.clone());
@@ -845,18 +752,11 @@ fn striped_post_keeps_exact_dedup_and_count() {
         let new_total: i64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
         let mut union: BTreeSet<u64> = (0..16_000).collect();
         union.extend(huge);
-        assert_eq!(
-            new_total,
-            union.len() as i64,
-            "each user counted new exactly once"
-        );
+        assert_eq!(new_total, union.len() as i64, "each user counted new exactly once");
 
         let mut router = SlotRouter::connect(&seeds).expect("router");
         assert_eq!(post.count(&mut router).unwrap(), union.len() as i64);
-        assert!(
-            router.last.round_trips <= 4,
-            "count = N LIKE.COUNT, one pipeline per node"
-        );
+        assert!(router.last.round_trips <= 4, "count = N LIKE.COUNT, one pipeline per node");
         let per_stripe = post.stripe_counts(&mut router).unwrap();
         for (i, &c) in per_stripe.iter().enumerate() {
             let want = union.iter().filter(|&&u| u % 4 == i as u64).count() as i64;
@@ -885,15 +785,8 @@ fn striped_post_keeps_exact_dedup_and_count() {
         assert!(!post.has(&mut router, 500).unwrap());
         // A feed can show a striped post: its stripe keys are ordinary keys.
         let st = feed_status(&mut router, 3, post.keys()).unwrap();
-        assert_eq!(
-            st.iter().map(|s| s.count).sum::<i64>(),
-            union.len() as i64 - 1000
-        );
-        assert_eq!(
-            st.iter().filter(|s| s.liked).count(),
-            1,
-            "the user is in exactly one stripe"
-        );
+        assert_eq!(st.iter().map(|s| s.count).sum::<i64>(), union.len() as i64 - 1000);
+        assert_eq!(st.iter().filter(|s| s.liked).count(), 1, "the user is in exactly one stripe");
         assert!(st[post.stripe_of(3)].liked);
     });
 }
@@ -936,9 +829,8 @@ fn raw_pump(
                             c
                         })
                         .collect();
-                    let expected: Vec<u8> = format!(":{users_per_cmd}\r\n")
-                        .into_bytes()
-                        .repeat(depth as usize);
+                    let expected: Vec<u8> =
+                        format!(":{users_per_cmd}\r\n").into_bytes().repeat(depth as usize);
                     let mut buf = Vec::with_capacity(64 * 1024);
                     let mut reply = vec![0u8; expected.len()];
                     let mut likes = 0u64;
@@ -988,9 +880,7 @@ fn raw_pump(
 fn cpu_seconds(cluster: &Cluster, addr: &str) -> f64 {
     let info = cluster.server(addr).info("cpu");
     let f = |n: &str| {
-        cluster_support::info_field(&info, n)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
+        cluster_support::info_field(&info, n).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
     };
     f("used_cpu_user") + f("used_cpu_sys")
 }
@@ -1001,11 +891,8 @@ fn with_cpu<R>(cluster: &Cluster, primaries: &[String], work: impl FnOnce() -> R
     let t = Instant::now();
     let r = work();
     let secs = t.elapsed().as_secs_f64();
-    let busy = primaries
-        .iter()
-        .zip(before)
-        .map(|(a, b)| (cpu_seconds(cluster, a) - b) / secs)
-        .collect();
+    let busy =
+        primaries.iter().zip(before).map(|(a, b)| (cpu_seconds(cluster, a) - b) / secs).collect();
     (r, busy)
 }
 
@@ -1027,7 +914,8 @@ fn throughput_one_key_and_striped_over_three_primaries() {
         let owner = router.owner_of(key_slot(key)).unwrap().to_string();
         let owner_idx = primaries.iter().position(|a| *a == owner).unwrap();
         let one = [Target { addr: owner.clone(), key: key.to_string(), offset: 0, stride: 1 }];
-        let ((n1, one_key), busy1) = with_cpu(cluster, &primaries, || raw_pump(&one, 2, SECS, DEPTH, 1));
+        let ((n1, one_key), busy1) =
+            with_cpu(cluster, &primaries, || raw_pump(&one, 2, SECS, DEPTH, 1));
         assert_eq!(count_of(&mut router, key), n1, "every like applied exactly once");
 
         // The same key with 100 users per LIKE.ADD (a writer that batches).
@@ -1040,7 +928,10 @@ fn throughput_one_key_and_striped_over_three_primaries() {
         // user u in stripe u mod 3.
         let post = (0..10_000)
             .map(|i| Striped::new(&format!("bench:striped:{i}"), 3))
-            .find(|p| p.slots().iter().map(|&s| router.owner_of(s).unwrap()).collect::<HashSet<_>>().len() == 3)
+            .find(|p| {
+                p.slots().iter().map(|&s| router.owner_of(s).unwrap()).collect::<HashSet<_>>().len()
+                    == 3
+            })
             .expect("a post whose 3 stripes sit on 3 primaries");
         let stripes: Vec<Target> = (0..3)
             .map(|i| Target {
@@ -1050,10 +941,14 @@ fn throughput_one_key_and_striped_over_three_primaries() {
                 stride: 3,
             })
             .collect();
-        let ((n3, striped), busy3) = with_cpu(cluster, &primaries, || raw_pump(&stripes, 3, SECS, DEPTH, 1));
+        let ((n3, striped), busy3) =
+            with_cpu(cluster, &primaries, || raw_pump(&stripes, 3, SECS, DEPTH, 1));
         assert_eq!(post.count(&mut router).unwrap() as u64, n3, "striped count is exact");
         let per_stripe = post.stripe_counts(&mut router).unwrap();
-        assert!(per_stripe.iter().all(|&c| c as u64 == n3 / 3), "stripes evenly filled: {per_stripe:?}");
+        assert!(
+            per_stripe.iter().all(|&c| c as u64 == n3 / 3),
+            "stripes evenly filled: {per_stripe:?}"
+        );
 
         let per_cpu1 = one_key / busy1[owner_idx].max(0.01);
         let busy_total3: f64 = busy3.iter().sum();
@@ -1109,13 +1004,7 @@ fn failover_writer(seeds: Vec<String>, keys: Arc<Vec<String>>, stop: Arc<AtomicB
         let ki = (user as usize * 7919) % keys.len();
         let key = &keys[ki];
         let slot = key_slot(key);
-        let mut op = FoOp {
-            key: ki,
-            user,
-            slot,
-            outcome: Outcome::Refused,
-            at: Instant::now(),
-        };
+        let mut op = FoOp { key: ki, user, slot, outcome: Outcome::Refused, at: Instant::now() };
         let Some(addr) = router.owner_of(slot).map(str::to_string) else {
             ops.push(op);
             let _ = router.refresh();

@@ -150,17 +150,28 @@ fn users_ascending_after_and_limit() {
     assert_eq!(ints(&mut c, &["LIKE.USERS", "missing"]), Vec::<i64>::new());
     assert_eq!(exists(&mut c, "missing"), 0);
 
-    ok(&mut c, &["LIKE.ADD", "k", "50", "3", "4294967296", "0", "17", &MAX_ID.to_string(), "4294967295"]);
+    ok(
+        &mut c,
+        &["LIKE.ADD", "k", "50", "3", "4294967296", "0", "17", &MAX_ID.to_string(), "4294967295"],
+    );
     let all = vec![0, 3, 17, 50, 4294967295, 4294967296, MAX_ID as i64];
     assert_eq!(ints(&mut c, &["LIKE.USERS", "k"]), all);
     assert_eq!(ints(&mut c, &["LIKE.USERS", "k", "AFTER", "0"]), all[1..].to_vec());
     assert_eq!(ints(&mut c, &["LIKE.USERS", "k", "AFTER", "3"]), all[2..].to_vec());
-    assert_eq!(ints(&mut c, &["LIKE.USERS", "k", "AFTER", "4"]), all[2..].to_vec(), "AFTER a non-member");
+    assert_eq!(
+        ints(&mut c, &["LIKE.USERS", "k", "AFTER", "4"]),
+        all[2..].to_vec(),
+        "AFTER a non-member"
+    );
     assert_eq!(ints(&mut c, &["LIKE.USERS", "k", "AFTER", "4294967295"]), all[5..].to_vec());
     assert_eq!(ints(&mut c, &["LIKE.USERS", "k", "AFTER", &MAX_ID.to_string()]), Vec::<i64>::new());
     assert_eq!(ints(&mut c, &["LIKE.USERS", "k", "LIMIT", "2"]), all[..2].to_vec());
     assert_eq!(ints(&mut c, &["LIKE.USERS", "k", "AFTER", "3", "LIMIT", "2"]), vec![17, 50]);
-    assert_eq!(ints(&mut c, &["LIKE.USERS", "k", "LIMIT", "2", "AFTER", "3"]), vec![17, 50], "options in any order");
+    assert_eq!(
+        ints(&mut c, &["LIKE.USERS", "k", "LIMIT", "2", "AFTER", "3"]),
+        vec![17, 50],
+        "options in any order"
+    );
     assert_eq!(ints(&mut c, &["LIKE.USERS", "k", "LIMIT", "1"]), vec![0]);
     assert_eq!(ints(&mut c, &["LIKE.USERS", "k", "LIMIT", "10000"]), all);
 }
@@ -404,7 +415,11 @@ fn bad_user_ids_are_refused_and_change_nothing() {
     }
     assert_eq!(digest_value(&mut c, "k"), digest0);
     assert_eq!(ints(&mut c, &["LIKE.RATE", "fresh"]), vec![0, 0]);
-    assert_eq!(ints(&mut c, &["LIKE.RATE", "k"]), vec![3, 3], "refused adds must not count as activity");
+    assert_eq!(
+        ints(&mut c, &["LIKE.RATE", "k"]),
+        vec![3, 3],
+        "refused adds must not count as activity"
+    );
 }
 
 #[test]
@@ -543,7 +558,9 @@ fn command_getkeys_returns_exactly_the_keys() {
 fn command_flags(c: &mut redis::Connection, name: &str) -> Vec<String> {
     let v = ok(c, &["COMMAND", "INFO", name]);
     let Value::Array(outer) = &v else { panic!("COMMAND INFO {name}: {v:?}") };
-    let Value::Array(info) = &outer[0] else { panic!("COMMAND INFO {name}: unknown command? {v:?}") };
+    let Value::Array(info) = &outer[0] else {
+        panic!("COMMAND INFO {name}: unknown command? {v:?}")
+    };
     assert_eq!(as_str(&info[0]).unwrap().to_lowercase(), name);
     match &info[2] {
         Value::Array(f) | Value::Set(f) => f.iter().map(|x| as_str(x).unwrap()).collect(),
@@ -636,6 +653,14 @@ fn transactions_and_scripts() {
     ok(&mut c, &["LIKE.COUNT", "k"]);
     let v = ok(&mut c, &["EXEC"]);
     assert_eq!(value_ints(&v), Some(vec![2, 2]));
-    let v = ok(&mut c, &["EVAL", "return redis.call('LIKE.ADD', KEYS[1], '3') + redis.call('LIKE.COUNT', KEYS[1])", "1", "k"]);
+    let v = ok(
+        &mut c,
+        &[
+            "EVAL",
+            "return redis.call('LIKE.ADD', KEYS[1], '3') + redis.call('LIKE.COUNT', KEYS[1])",
+            "1",
+            "k",
+        ],
+    );
     assert_eq!(as_int(&v), Some(4));
 }

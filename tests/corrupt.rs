@@ -103,7 +103,9 @@ impl Fuzz {
         let t_restore = t0.elapsed();
         match res {
             Ok(Value::ServerError(e)) => self.refused(server_error_text(&e)),
-            Err(e) if e.is_io_error() || e.is_connection_dropped() || e.is_unrecoverable_error() => {
+            Err(e)
+                if e.is_io_error() || e.is_connection_dropped() || e.is_unrecoverable_error() =>
+            {
                 panic!(
                     "connection lost on RESTORE of variant {desc} ({} bytes, first 64: {:02x?}): {e}",
                     payload.len(),
@@ -179,7 +181,10 @@ impl Fuzz {
             }
         }
         if members.len() as i64 != count {
-            return Err(format!("LIKE.COUNT {count} but LIKE.USERS pages through {} ids", members.len()));
+            return Err(format!(
+                "LIKE.COUNT {count} but LIKE.USERS pages through {} ids",
+                members.len()
+            ));
         }
         // LIKE.HAS on listed ids (all for small sets, a sample for big ones)
         let mut sample: Vec<u64> = if members.len() <= 2000 {
@@ -218,8 +223,10 @@ impl Fuzz {
         }
         // AFTER from the middle
         let mid = members[members.len() / 2];
-        let v = q(c, &["LIKE.USERS", key, "AFTER", &s(mid), "LIMIT", "5"]).map_err(|e| format!("USERS AFTER: {e}"))?;
-        let want: Vec<i64> = members.iter().filter(|&&x| x > mid).take(5).map(|&x| x as i64).collect();
+        let v = q(c, &["LIKE.USERS", key, "AFTER", &s(mid), "LIMIT", "5"])
+            .map_err(|e| format!("USERS AFTER: {e}"))?;
+        let want: Vec<i64> =
+            members.iter().filter(|&&x| x > mid).take(5).map(|&x| x as i64).collect();
         if value_ints(&v) != Some(want.clone()) {
             return Err(format!("LIKE.USERS AFTER {mid} LIMIT 5 = {v:?}, want {want:?}"));
         }
@@ -242,7 +249,10 @@ impl Fuzz {
         // only every 8th accepted variant is digested, to keep the test fast.
         let do_digest = count <= 20_000 || self.accepted % 8 == 0;
         let d1 = if do_digest {
-            Some(q(c, &["DEBUG", "DIGEST-VALUE", key]).map_err(|e| format!("DEBUG DIGEST-VALUE: {e}"))?)
+            Some(
+                q(c, &["DEBUG", "DIGEST-VALUE", key])
+                    .map_err(|e| format!("DEBUG DIGEST-VALUE: {e}"))?,
+            )
         } else {
             None
         };
@@ -255,19 +265,30 @@ impl Fuzz {
         let mut cmd = redis::cmd("RESTORE");
         cmd.arg(&k2).arg(0).arg(&p);
         match cmd.query::<Value>(c) {
-            Ok(Value::ServerError(e)) => return Err(format!("re-RESTORE of its own DUMP refused: {}", server_error_text(&e))),
-            Err(e) => return Err(format!("re-RESTORE of its own DUMP refused: {}", redis_error_text(&e))),
+            Ok(Value::ServerError(e)) => {
+                return Err(format!(
+                    "re-RESTORE of its own DUMP refused: {}",
+                    server_error_text(&e)
+                ))
+            }
+            Err(e) => {
+                return Err(format!("re-RESTORE of its own DUMP refused: {}", redis_error_text(&e)))
+            }
             Ok(_) => {}
         }
         if let Some(d1) = d1 {
-            let d2 = q(c, &["DEBUG", "DIGEST-VALUE", &k2]).map_err(|e| format!("digest of re-restored: {e}"))?;
+            let d2 = q(c, &["DEBUG", "DIGEST-VALUE", &k2])
+                .map_err(|e| format!("digest of re-restored: {e}"))?;
             if d1 != d2 {
                 return Err(format!("digest differs after DUMP/RESTORE: {d1:?} vs {d2:?}"));
             }
         }
-        let v = q(c, &["LIKE.USERS", &k2, "AFTER", &s(mid), "LIMIT", "5"]).map_err(|e| format!("USERS on re-restored: {e}"))?;
+        let v = q(c, &["LIKE.USERS", &k2, "AFTER", &s(mid), "LIMIT", "5"])
+            .map_err(|e| format!("USERS on re-restored: {e}"))?;
         if value_ints(&v) != Some(want.clone()) {
-            return Err(format!("re-restored LIKE.USERS AFTER {mid} LIMIT 5 = {v:?}, want {want:?}"));
+            return Err(format!(
+                "re-restored LIKE.USERS AFTER {mid} LIMIT 5 = {v:?}, want {want:?}"
+            ));
         }
         let cnt2 = q(c, &["LIKE.COUNT", &k2]).map_err(|e| e.to_string())?;
         if as_int(&cnt2) != Some(count) {
@@ -286,9 +307,14 @@ impl Fuzz {
         let rate = q(c, &["LIKE.RATE", key]).map_err(|e| format!("LIKE.RATE after add: {e}"))?;
         match value_ints(&rate).as_deref() {
             Some([m, h]) if 1 <= *m && m <= h => {}
-            _ => return Err(format!("LIKE.RATE right after a LIKE.ADD is {rate:?}: want [m, h] with 1 <= m <= h")),
+            _ => {
+                return Err(format!(
+                    "LIKE.RATE right after a LIKE.ADD is {rate:?}: want [m, h] with 1 <= m <= h"
+                ))
+            }
         }
-        let r = q(c, &["LIKE.DEL", key, &s(fresh), &s(members[0])]).map_err(|e| format!("LIKE.DEL: {e}"))?;
+        let r = q(c, &["LIKE.DEL", key, &s(fresh), &s(members[0])])
+            .map_err(|e| format!("LIKE.DEL: {e}"))?;
         if as_int(&r) != Some(2) {
             return Err(format!("LIKE.DEL of two members gave {r:?}"));
         }
@@ -331,21 +357,30 @@ fn variants_for(name: &str, payload: &[u8], rng: &mut StdRng, fz: &mut Fuzz) {
         v
     };
     for n in cuts {
-        fz.try_payload(&format!("{name}: blob truncated to {n}/{bl}"), &mv.with_blob(blob[..n].to_vec()).to_payload());
+        fz.try_payload(
+            &format!("{name}: blob truncated to {n}/{bl}"),
+            &mv.with_blob(blob[..n].to_vec()).to_payload(),
+        );
     }
     for _ in 0..scale(150) {
         let mut b = blob.clone();
         let i = rng.gen_range(0..bl);
         let bit = rng.gen_range(0..8);
         b[i] ^= 1 << bit;
-        fz.try_payload(&format!("{name}: blob bit {bit} of byte {i} flipped"), &mv.with_blob(b).to_payload());
+        fz.try_payload(
+            &format!("{name}: blob bit {bit} of byte {i} flipped"),
+            &mv.with_blob(b).to_payload(),
+        );
     }
     // header bytes of the blob are the most interesting: flip each bit of the first 16
     for i in 0..bl.min(16) {
         for bit in 0..8 {
             let mut b = blob.clone();
             b[i] ^= 1 << bit;
-            fz.try_payload(&format!("{name}: blob header bit {bit} of byte {i} flipped"), &mv.with_blob(b).to_payload());
+            fz.try_payload(
+                &format!("{name}: blob header bit {bit} of byte {i} flipped"),
+                &mv.with_blob(b).to_payload(),
+            );
         }
     }
     for _ in 0..scale(60) {
@@ -358,7 +393,10 @@ fn variants_for(name: &str, payload: &[u8], rng: &mut StdRng, fz: &mut Fuzz) {
             _ => rng.gen(),
         };
         b[i] = v;
-        fz.try_payload(&format!("{name}: blob byte {i} := {v:#04x}"), &mv.with_blob(b).to_payload());
+        fz.try_payload(
+            &format!("{name}: blob byte {i} := {v:#04x}"),
+            &mv.with_blob(b).to_payload(),
+        );
     }
     for _ in 0..scale(30) {
         let mut b = blob.clone();
@@ -367,17 +405,29 @@ fn variants_for(name: &str, payload: &[u8], rng: &mut StdRng, fz: &mut Fuzz) {
         for x in &mut b[i..i + n] {
             *x = rng.gen();
         }
-        fz.try_payload(&format!("{name}: blob bytes {i}..{} randomized", i + n), &mv.with_blob(b).to_payload());
+        fz.try_payload(
+            &format!("{name}: blob bytes {i}..{} randomized", i + n),
+            &mv.with_blob(b).to_payload(),
+        );
     }
     for extra in [1usize, 3, 8, 100] {
         let mut b = blob.clone();
         b.extend((0..extra).map(|_| rng.gen::<u8>()));
-        fz.try_payload(&format!("{name}: blob + {extra} random bytes"), &mv.with_blob(b).to_payload());
+        fz.try_payload(
+            &format!("{name}: blob + {extra} random bytes"),
+            &mv.with_blob(b).to_payload(),
+        );
         let mut b = blob.clone();
         b.extend(std::iter::repeat(0u8).take(extra));
-        fz.try_payload(&format!("{name}: blob + {extra} zero bytes"), &mv.with_blob(b).to_payload());
+        fz.try_payload(
+            &format!("{name}: blob + {extra} zero bytes"),
+            &mv.with_blob(b).to_payload(),
+        );
     }
-    fz.try_payload(&format!("{name}: blob doubled"), &mv.with_blob([blob.clone(), blob.clone()].concat()).to_payload());
+    fz.try_payload(
+        &format!("{name}: blob doubled"),
+        &mv.with_blob([blob.clone(), blob.clone()].concat()).to_payload(),
+    );
 
     // --- the count and the field layout -----------------------------------
     let count = mv.fields.iter().find_map(|f| if let Field::Uint(u) = f { Some(*u) } else { None });
@@ -402,8 +452,20 @@ fn variants_for(name: &str, payload: &[u8], rng: &mut StdRng, fz: &mut Fuzz) {
         ("count only", mv.fields.iter().filter(|f| matches!(f, Field::Uint(_))).cloned().collect()),
         ("fields reversed", mv.fields.iter().rev().cloned().collect()),
         ("fields twice", [mv.fields.clone(), mv.fields.clone()].concat()),
-        ("count as SINT", mv.fields.iter().map(|f| if let Field::Uint(u) = f { Field::Sint(*u as i64) } else { f.clone() }).collect()),
-        ("count as DOUBLE", mv.fields.iter().map(|f| if let Field::Uint(u) = f { Field::Double(*u as f64) } else { f.clone() }).collect()),
+        (
+            "count as SINT",
+            mv.fields
+                .iter()
+                .map(|f| if let Field::Uint(u) = f { Field::Sint(*u as i64) } else { f.clone() })
+                .collect(),
+        ),
+        (
+            "count as DOUBLE",
+            mv.fields
+                .iter()
+                .map(|f| if let Field::Uint(u) = f { Field::Double(*u as f64) } else { f.clone() })
+                .collect(),
+        ),
         ("extra UINT", [mv.fields.clone(), vec![Field::Uint(7)]].concat()),
     ];
     for (what, fields) in layouts {
@@ -415,7 +477,10 @@ fn variants_for(name: &str, payload: &[u8], rng: &mut StdRng, fz: &mut Fuzz) {
         if ev == mv.encver() {
             continue;
         }
-        fz.try_payload(&format!("{name}: encver {} -> {ev}", mv.encver()), &mv.with_encver(ev).to_payload());
+        fz.try_payload(
+            &format!("{name}: encver {} -> {ev}", mv.encver()),
+            &mv.with_encver(ev).to_payload(),
+        );
     }
 
     // --- the framing (whole body) ------------------------------------------
@@ -427,11 +492,17 @@ fn variants_for(name: &str, payload: &[u8], rng: &mut StdRng, fz: &mut Fuzz) {
         v
     };
     for n in body_cuts {
-        fz.try_payload(&format!("{name}: body truncated to {n}/{}", body.len()), &dump::frame(&body[..n], ver));
+        fz.try_payload(
+            &format!("{name}: body truncated to {n}/{}", body.len()),
+            &dump::frame(&body[..n], ver),
+        );
     }
     // the same with Redis's own (possibly LZF-compressed) body
     for n in (1..orig_body.len()).step_by((orig_body.len() / 80).max(1)) {
-        fz.try_payload(&format!("{name}: original body truncated to {n}/{}", orig_body.len()), &dump::frame(&orig_body[..n], ver));
+        fz.try_payload(
+            &format!("{name}: original body truncated to {n}/{}", orig_body.len()),
+            &dump::frame(&orig_body[..n], ver),
+        );
     }
     // bit flips in the framing: module id, opcodes, lengths (not byte 0, the RDB type)
     let head = body.len().min(24);
@@ -439,7 +510,10 @@ fn variants_for(name: &str, payload: &[u8], rng: &mut StdRng, fz: &mut Fuzz) {
         for bit in 0..8 {
             let mut b = body.clone();
             b[i] ^= 1 << bit;
-            fz.try_payload(&format!("{name}: body bit {bit} of byte {i} flipped"), &dump::frame(&b, ver));
+            fz.try_payload(
+                &format!("{name}: body bit {bit} of byte {i} flipped"),
+                &dump::frame(&b, ver),
+            );
         }
     }
     for k in 1..=4usize {
@@ -457,17 +531,26 @@ fn variants_for(name: &str, payload: &[u8], rng: &mut StdRng, fz: &mut Fuzz) {
         let mut b = orig_body.to_vec();
         let i = rng.gen_range(1..b.len());
         b[i] ^= 1 << rng.gen_range(0..8);
-        fz.try_payload(&format!("{name}: original body byte {i} bit-flipped"), &dump::frame(&b, ver));
+        fz.try_payload(
+            &format!("{name}: original body byte {i} bit-flipped"),
+            &dump::frame(&b, ver),
+        );
     }
     // trailing garbage after EOF
-    fz.try_payload(&format!("{name}: body + garbage"), &dump::frame(&[body.clone(), vec![0, 0, 0]].concat(), ver));
+    fz.try_payload(
+        &format!("{name}: body + garbage"),
+        &dump::frame(&[body.clone(), vec![0, 0, 0]].concat(), ver),
+    );
     // a CRC that does not match is refused before the module sees it
     let mut bad = payload.to_vec();
     let l = bad.len();
     bad[l - 1] ^= 1;
     let mut cmd = redis::cmd("RESTORE");
     cmd.arg("fz:badcrc").arg(0).arg(&bad);
-    assert!(cmd.query::<Value>(&mut fz.c).is_err(), "{name}: a payload with a bad CRC was accepted");
+    assert!(
+        cmd.query::<Value>(&mut fz.c).is_err(),
+        "{name}: a payload with a bad CRC was accepted"
+    );
     println!(
         "{name}: {} variants ({} accepted) in {:?} (blob {} bytes)",
         fz.n - before,
@@ -492,14 +575,26 @@ fn corrupt_and_truncated_payloads_are_refused_or_sane() {
             p.len(),
             mv.type_name(),
             mv.encver(),
-            mv.fields.iter().map(|f| match f {
-                Field::Str(s) => format!("STRING({} bytes)", s.len()),
-                other => format!("{other:?}"),
-            }).collect::<Vec<_>>()
+            mv.fields
+                .iter()
+                .map(|f| match f {
+                    Field::Str(s) => format!("STRING({} bytes)", s.len()),
+                    other => format!("{other:?}"),
+                })
+                .collect::<Vec<_>>()
         );
         // The module saves exactly: UINT count, STRING blob.
-        assert_eq!(mv.fields.len(), 2, "{name}: expected [UINT count, STRING blob], got {:?}", mv.fields.len());
-        assert_eq!(mv.fields[0], Field::Uint(members.len() as u64), "{name}: first field is the count");
+        assert_eq!(
+            mv.fields.len(),
+            2,
+            "{name}: expected [UINT count, STRING blob], got {:?}",
+            mv.fields.len()
+        );
+        assert_eq!(
+            mv.fields[0],
+            Field::Uint(members.len() as u64),
+            "{name}: first field is the count"
+        );
         assert!(matches!(mv.fields[1], Field::Str(_)), "{name}: second field is the blob");
         payloads.push((name.clone(), p));
     }
@@ -536,7 +631,10 @@ fn corrupt_and_truncated_payloads_are_refused_or_sane() {
             let mut b = blob[..keep].to_vec();
             b.extend((keep..len).map(|_| rng.gen::<u8>()));
             let m2 = real.with_blob(b);
-            fz.try_payload(&format!("{name}: random tail #{i} after {keep} header bytes"), &m2.to_payload());
+            fz.try_payload(
+                &format!("{name}: random tail #{i} after {keep} header bytes"),
+                &m2.to_payload(),
+            );
         }
     }
     // activity rings (documented v2 layout: kind, u8 1, u32 last, 7 u32
@@ -565,7 +663,10 @@ fn corrupt_and_truncated_payloads_are_refused_or_sane() {
                     b.extend_from_slice(&v.to_le_bytes());
                 }
                 b.extend_from_slice(&blob[10..]);
-                fz.try_payload(&format!("one: activity rings #{i} (last {last}, now {now_stripe})"), &real.with_blob(b).to_payload());
+                fz.try_payload(
+                    &format!("one: activity rings #{i} (last {last}, now {now_stripe})"),
+                    &real.with_blob(b).to_payload(),
+                );
             }
         } else {
             println!("blob layout not as documented; skipping the activity-rings variants");
@@ -596,8 +697,15 @@ fn corrupt_and_truncated_payloads_are_refused_or_sane() {
     if !fz.failures.is_empty() {
         // Two kinds: the like-set itself (members/count/HAS/DUMP), or only
         // its recent-activity counters (LIKE.RATE).
-        let (rate, set): (Vec<&String>, Vec<&String>) = fz.failures.iter().partition(|f| f.contains("LIKE.RATE"));
-        let show = |v: &[&String]| v.iter().take(if std::env::var("LIKE_ALL_FAILURES").is_ok() { usize::MAX } else { 12 }).map(|s| format!("  - {s}")).collect::<Vec<_>>().join("\n");
+        let (rate, set): (Vec<&String>, Vec<&String>) =
+            fz.failures.iter().partition(|f| f.contains("LIKE.RATE"));
+        let show = |v: &[&String]| {
+            v.iter()
+                .take(if std::env::var("LIKE_ALL_FAILURES").is_ok() { usize::MAX } else { 12 })
+                .map(|s| format!("  - {s}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
         panic!(
             "{} of {} loaded corrupt variants misbehave: {} in the like-set, {} only in LIKE.RATE\n\
              like-set failures:\n{}\nLIKE.RATE failures:\n{}",
@@ -621,11 +729,22 @@ fn restored_activity_from_the_future_keeps_counting() {
     let p = dump_key(&mut c, "src");
     let mv = dump::parse(&p).unwrap();
     let blob = mv.blob().unwrap().clone();
-    let now_stripe = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() / 10_000) as u32;
-    assert!(blob.len() >= 10 && blob[1] == 0, "unexpected blob layout {:02x?}", &blob[..blob.len().min(16)]);
+    let now_stripe =
+        (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()
+            / 10_000) as u32;
+    assert!(
+        blob.len() >= 10 && blob[1] == 0,
+        "unexpected blob layout {:02x?}",
+        &blob[..blob.len().min(16)]
+    );
     let stripe = u32::from_le_bytes(blob[2..6].try_into().unwrap());
-    assert!(stripe.abs_diff(now_stripe) <= 1, "blob[2..6] = {stripe} is not the current 10 s stripe {now_stripe}");
-    for (ahead, what) in [(6u32, "60 s"), (360, "1 hour"), (u32::MAX - stripe, "corrupt: far future")] {
+    assert!(
+        stripe.abs_diff(now_stripe) <= 1,
+        "blob[2..6] = {stripe} is not the current 10 s stripe {now_stripe}"
+    );
+    for (ahead, what) in
+        [(6u32, "60 s"), (360, "1 hour"), (u32::MAX - stripe, "corrupt: far future")]
+    {
         let mut b = blob.clone();
         b[2..6].copy_from_slice(&(stripe + ahead).to_le_bytes());
         let key = format!("skew:{ahead}");

@@ -96,7 +96,12 @@ impl Diff {
         self.check_exists(k);
         if !want.is_empty() {
             let m = like_info(&mut self.c, &lk(k));
-            assert_eq!(field_int(&m["count"]), Some(want.len() as i64), "{}", self.ctx("LIKE.INFO count"));
+            assert_eq!(
+                field_int(&m["count"]),
+                Some(want.len() as i64),
+                "{}",
+                self.ctx("LIKE.INFO count")
+            );
             self.encodings.insert(as_str(&m["encoding"]).unwrap());
         }
         self.max_size = self.max_size.max(want.len());
@@ -188,7 +193,8 @@ impl Diff {
                 let mut a = vec![s("LIKE.MCOUNT")];
                 a.extend(ks.iter().map(|&k| lk(k)));
                 let got = ints(&mut self.c, &a);
-                let want: Vec<i64> = ks.iter().map(|&k| int(&mut self.c, &["SCARD", &nk(k)])).collect();
+                let want: Vec<i64> =
+                    ks.iter().map(|&k| int(&mut self.c, &["SCARD", &nk(k)])).collect();
                 assert_eq!(got, want, "{}", self.ctx(&format!("{a:?}")));
             }
             72..=76 => {
@@ -198,7 +204,9 @@ impl Diff {
                 let mut a = vec![s("LIKE.STATUS"), s(id)];
                 a.extend(ks.iter().map(|&k| lk(k)));
                 let v = ok(&mut self.c, &a);
-                let redis::Value::Array(items) = v else { panic!("{}", self.ctx("STATUS not an array")) };
+                let redis::Value::Array(items) = v else {
+                    panic!("{}", self.ctx("STATUS not an array"))
+                };
                 let got: Vec<Vec<i64>> = items.iter().map(|x| value_ints(x).unwrap()).collect();
                 let want: Vec<Vec<i64>> = ks
                     .iter()
@@ -264,7 +272,12 @@ impl Diff {
         let ids: Vec<u64> = (0..n as u64).map(|i| base + i * stride).collect();
         let got = add_many(&mut self.c, &lk(k), &ids, 1000);
         let want = native_many(&mut self.c, "SADD", &nk(k), &ids);
-        assert_eq!(got, want, "{}", self.ctx(&format!("bulk add of {n} ids from {base} stride {stride} to l:{k}")));
+        assert_eq!(
+            got,
+            want,
+            "{}",
+            self.ctx(&format!("bulk add of {n} ids from {base} stride {stride} to l:{k}"))
+        );
         self.full_compare(k);
     }
 
@@ -294,7 +307,12 @@ impl Diff {
         }
         let got = del_many(&mut self.c, &lk(k), &victims, 1000);
         let want = native_many(&mut self.c, "SREM", &nk(k), &victims);
-        assert_eq!(got, want, "{}", self.ctx(&format!("bulk del of {} ids from l:{k}", victims.len())));
+        assert_eq!(
+            got,
+            want,
+            "{}",
+            self.ctx(&format!("bulk del of {} ids from l:{k}", victims.len()))
+        );
         self.full_compare(k);
     }
 }
@@ -338,12 +356,13 @@ fn run(seed: u64, ops: usize) {
         }
         d.full_compare(k);
     }
-    println!(
-        "seed {seed}: largest set {} members; encodings seen {:?}",
-        d.max_size, d.encodings
-    );
+    println!("seed {seed}: largest set {} members; encodings seen {:?}", d.max_size, d.encodings);
     assert!(d.max_size >= 5000, "seed {seed}: no key reached 5000 members");
-    assert!(d.encodings.contains("roaring"), "seed {seed}: never saw a roaring encoding: {:?}", d.encodings);
+    assert!(
+        d.encodings.contains("roaring"),
+        "seed {seed}: never saw a roaring encoding: {:?}",
+        d.encodings
+    );
     assert!(d.encodings.len() >= 2, "seed {seed}: only one encoding seen: {:?}", d.encodings);
 }
 
@@ -395,7 +414,11 @@ fn demotion_after_mass_removal() {
             model.remove(x);
         }
         removed += chunk.len();
-        assert_eq!(int(&mut c, &["LIKE.COUNT", "k"]) as usize, model.len(), "after removing {removed}");
+        assert_eq!(
+            int(&mut c, &["LIKE.COUNT", "k"]) as usize,
+            model.len(),
+            "after removing {removed}"
+        );
         if i % 10 == 0 {
             assert_eq!(all_users(&mut c, "k"), model.iter().copied().collect::<Vec<_>>());
             for &x in chunk.iter().take(20) {
@@ -410,7 +433,10 @@ fn demotion_after_mass_removal() {
         assert_eq!(int(&mut c, &["LIKE.HAS", "k", &s(x)]), 1);
     }
     let enc_small = as_str(&like_info(&mut c, "k")["encoding"]).unwrap();
-    println!("demotion: encoding with {} likes: {enc_full}; after removing all but {keep}: {enc_small}", ids.len());
+    println!(
+        "demotion: encoding with {} likes: {enc_full}; after removing all but {keep}: {enc_small}",
+        ids.len()
+    );
     // grow again and compare
     let more: Vec<u64> = (0..8000u64).map(|i| i * 2 + 1).collect();
     add_many(&mut c, "k", &more, 1000);

@@ -64,11 +64,8 @@ struct Stream {
 /// fails (the server was killed) or `limit` passes. Every reply is checked against the model.
 fn stream(port: u16, mut state: State, seed: u64, limit: Duration) -> Stream {
     let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
-    let mut conn = client
-        .get_connection_with_timeout(Duration::from_secs(5))
-        .unwrap();
-    conn.set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
+    let mut conn = client.get_connection_with_timeout(Duration::from_secs(5)).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut rng = StdRng::seed_from_u64(seed);
     let mut out = Stream {
         state: Vec::new(),
@@ -109,8 +106,7 @@ fn stream(port: u16, mut state: State, seed: u64, limit: Duration) -> Stream {
                 for (op, r) in batch.iter().zip(replies) {
                     let want = apply(&mut state, *op);
                     if r != want && out.mismatches.len() < 20 {
-                        out.mismatches
-                            .push(format!("{op:?}: replied {r}, expected {want}"));
+                        out.mismatches.push(format!("{op:?}: replied {r}, expected {want}"));
                     }
                     out.acked.push((*op, now));
                 }
@@ -148,19 +144,9 @@ fn read_state(conn: &mut Connection) -> State {
                 }
             }
             let count: i64 = redis::cmd("LIKE.COUNT").arg(key(k)).query(conn).unwrap();
-            assert_eq!(
-                count,
-                all.len() as i64,
-                "LIKE.COUNT of {} after restart",
-                key(k)
-            );
+            assert_eq!(count, all.len() as i64, "LIKE.COUNT of {} after restart", key(k));
             let exists: i64 = redis::cmd("EXISTS").arg(key(k)).query(conn).unwrap();
-            assert_eq!(
-                exists,
-                (!all.is_empty()) as i64,
-                "an empty like-set is no key: {}",
-                key(k)
-            );
+            assert_eq!(exists, (!all.is_empty()) as i64, "an empty like-set is no key: {}", key(k));
             all
         })
         .collect()
@@ -170,9 +156,8 @@ fn read_state(conn: &mut Connection) -> State {
 /// `actual` (tracked in O(1) per op with a running count of differing (key, user) pairs).
 fn matching_prefixes(start: &State, ops: &[Op], actual: &State) -> Vec<usize> {
     let mut state = start.clone();
-    let mut diff: usize = (0..KEYS)
-        .map(|k| state[k].symmetric_difference(&actual[k]).count())
-        .sum();
+    let mut diff: usize =
+        (0..KEYS).map(|k| state[k].symmetric_difference(&actual[k]).count()).sum();
     let mut out = Vec::new();
     if diff == 0 {
         out.push(0);
@@ -214,15 +199,8 @@ fn crash_round(server: &mut Server, start: State, seed: u64, kill_after: Duratio
     let killed_at = Instant::now();
     server.kill9();
     let s = writer.join().expect("writer thread");
-    assert!(
-        s.mismatches.is_empty(),
-        "replies disagree with the model: {:?}",
-        s.mismatches
-    );
-    assert!(
-        !s.in_flight.is_empty(),
-        "the stream was still running at the kill"
-    );
+    assert!(s.mismatches.is_empty(), "replies disagree with the model: {:?}", s.mismatches);
+    assert!(!s.in_flight.is_empty(), "the stream was still running at the kill");
     server.restart();
     let mut c = server.conn();
     let actual = read_state(&mut c);
@@ -239,22 +217,15 @@ fn crash_round(server: &mut Server, start: State, seed: u64, kill_after: Duratio
     } else {
         0.0
     };
-    CrashRound {
-        acked,
-        lost,
-        lost_ms,
-        recovered: actual,
-    }
+    CrashRound { acked, lost, lost_ms, recovered: actual }
 }
 
 #[test]
 fn aof_always_kill9_mid_stream_keeps_every_acknowledged_write() {
     let _serial = serial();
     let root = Root::new("aof-always");
-    let mut server = Server::start(
-        root.subdir("s"),
-        &[("appendonly", "yes"), ("appendfsync", "always")],
-    );
+    let mut server =
+        Server::start(root.subdir("s"), &[("appendonly", "yes"), ("appendfsync", "always")]);
     let mut rng = StdRng::seed_from_u64(5);
     let mut state: State = vec![BTreeSet::new(); KEYS];
     let mut total = 0;
@@ -275,22 +246,12 @@ fn aof_always_kill9_mid_stream_keeps_every_acknowledged_write() {
     let mut c = server.conn();
     let _: () = redis::cmd("BGREWRITEAOF").query(&mut c).unwrap();
     wait_until(Duration::from_secs(30), "BGREWRITEAOF to finish", || {
-        server
-            .info_field("persistence", "aof_rewrite_in_progress")
-            .as_deref()
-            == Some("0")
-            && server
-                .info_field("persistence", "aof_rewrite_scheduled")
-                .as_deref()
-                == Some("0")
+        server.info_field("persistence", "aof_rewrite_in_progress").as_deref() == Some("0")
+            && server.info_field("persistence", "aof_rewrite_scheduled").as_deref() == Some("0")
     });
     server.restart();
     let mut c = server.conn();
-    assert_eq!(
-        read_state(&mut c),
-        state,
-        "state after BGREWRITEAOF + restart"
-    );
+    assert_eq!(read_state(&mut c), state, "state after BGREWRITEAOF + restart");
     println!(
         "MEASURED: appendfsync always, kill -9 mid-stream (3 rounds): 0 of {total} acknowledged LIKE.ADD/DEL lost \
          ({:.0} writes/s in pipelines of 32, one fsync per batch)",
@@ -301,12 +262,7 @@ fn aof_always_kill9_mid_stream_keeps_every_acknowledged_write() {
 /// Times of the fdatasync calls the server makes over `secs` (strace attached to it), if strace
 /// is available and allowed to attach.
 fn fsync_times(pid: u32, secs: u64, log: &std::path::Path) -> Option<Vec<f64>> {
-    if Command::new("strace")
-        .arg("-V")
-        .output()
-        .map(|o| !o.status.success())
-        .unwrap_or(true)
-    {
+    if Command::new("strace").arg("-V").output().map(|o| !o.status.success()).unwrap_or(true) {
         return None;
     }
     let out = log.with_extension("strace");
@@ -344,10 +300,8 @@ fn fsync_times(pid: u32, secs: u64, log: &std::path::Path) -> Option<Vec<f64>> {
 fn aof_everysec_loss_window_is_measured() {
     let _serial = serial();
     let root = Root::new("aof-everysec");
-    let mut server = Server::start(
-        root.subdir("s"),
-        &[("appendonly", "yes"), ("appendfsync", "everysec")],
-    );
+    let mut server =
+        Server::start(root.subdir("s"), &[("appendonly", "yes"), ("appendfsync", "everysec")]);
     let mut rng = StdRng::seed_from_u64(6);
     let mut state: State = vec![BTreeSet::new(); KEYS];
     let mut lost_total = 0;
@@ -487,11 +441,7 @@ fn maxmemory_noeviction_refuses_writes_and_keeps_answering_reads() {
         )
     });
     assert_eq!(e.code(), Some("OOM"), "refusal under maxmemory: {e}");
-    assert!(
-        written.len() > 100,
-        "only {} keys fit in 24 MB",
-        written.len()
-    );
+    assert!(written.len() > 100, "only {} keys fit in 24 MB", written.len());
     println!(
         "noeviction: {} like keys (1000 likes each) + {fill} one-like keys fit in 24 MB; then {e}",
         written.len()
@@ -503,10 +453,7 @@ fn maxmemory_noeviction_refuses_writes_and_keeps_answering_reads() {
         ("LIKE.ADD", vec!["mem:new".to_string(), "1".to_string()]),
         ("LIKE.ADD", vec![k0.clone(), "3".to_string()]),
         ("LIKE.TOGGLE", vec![k0.clone(), "5".to_string()]),
-        (
-            "LIKE.DEL",
-            vec![k0.clone(), mem_users(written[0])[0].to_string()],
-        ),
+        ("LIKE.DEL", vec![k0.clone(), mem_users(written[0])[0].to_string()]),
     ] {
         let r: RedisResult<Value> = redis::cmd(name).arg(&args).query(&mut c);
         let err = r.expect_err(&format!("{name} {args:?} under OOM"));
@@ -514,79 +461,41 @@ fn maxmemory_noeviction_refuses_writes_and_keeps_answering_reads() {
     }
     // Reads keep answering, with the right values.
     let counts: Vec<i64> = redis::cmd("LIKE.MCOUNT")
-        .arg(
-            written
-                .iter()
-                .map(|j| format!("mem:{j}"))
-                .collect::<Vec<_>>(),
-        )
+        .arg(written.iter().map(|j| format!("mem:{j}")).collect::<Vec<_>>())
         .query(&mut c)
         .expect("LIKE.MCOUNT under OOM");
-    assert!(
-        counts.iter().all(|&n| n == 1000),
-        "every acknowledged key is complete"
-    );
+    assert!(counts.iter().all(|&n| n == 1000), "every acknowledged key is complete");
     let u0 = mem_users(written[0]);
-    let has: i64 = redis::cmd("LIKE.HAS")
-        .arg(&k0)
-        .arg(u0[10])
-        .query(&mut c)
-        .unwrap();
+    let has: i64 = redis::cmd("LIKE.HAS").arg(&k0).arg(u0[10]).query(&mut c).unwrap();
     assert_eq!(has, 1);
     let count: i64 = redis::cmd("LIKE.COUNT").arg(&k0).query(&mut c).unwrap();
     assert_eq!(count, 1000);
     let fills: Vec<i64> = redis::cmd("LIKE.MCOUNT")
-        .arg(
-            (0..fill)
-                .map(|n| format!("mem:fill:{n}"))
-                .collect::<Vec<_>>(),
-        )
+        .arg((0..fill).map(|n| format!("mem:fill:{n}")).collect::<Vec<_>>())
         .query(&mut c)
         .unwrap();
-    assert!(
-        fills.iter().all(|&n| n == 1),
-        "every acknowledged one-user key is there"
-    );
-    let status: Vec<(i64, i64)> = redis::cmd("LIKE.STATUS")
-        .arg(u0[0])
-        .arg(&k0)
-        .arg("mem:new")
-        .query(&mut c)
-        .unwrap();
+    assert!(fills.iter().all(|&n| n == 1), "every acknowledged one-user key is there");
+    let status: Vec<(i64, i64)> =
+        redis::cmd("LIKE.STATUS").arg(u0[0]).arg(&k0).arg("mem:new").query(&mut c).unwrap();
     assert_eq!(status, vec![(1000, 1), (0, 0)]);
-    let users: Vec<u64> = redis::cmd("LIKE.USERS")
-        .arg(&k0)
-        .arg("LIMIT")
-        .arg(2000)
-        .query(&mut c)
-        .unwrap();
+    let users: Vec<u64> =
+        redis::cmd("LIKE.USERS").arg(&k0).arg("LIMIT").arg(2000).query(&mut c).unwrap();
     assert_eq!(users, u0);
     let rate: Vec<i64> = redis::cmd("LIKE.RATE").arg(&k0).query(&mut c).unwrap();
     assert_eq!(rate.len(), 2);
-    let _: Value = redis::cmd("LIKE.INFO")
-        .arg(&k0)
-        .query(&mut c)
-        .expect("LIKE.INFO under OOM");
+    let _: Value = redis::cmd("LIKE.INFO").arg(&k0).query(&mut c).expect("LIKE.INFO under OOM");
     let pong: String = redis::cmd("PING").query(&mut c).unwrap();
     assert_eq!(pong, "PONG");
 
     // Freeing memory (a native UNLINK) lets LIKE.ADD in again.
-    let half: Vec<String> = written
-        .iter()
-        .take(written.len() / 2)
-        .map(|j| format!("mem:{j}"))
-        .collect();
+    let half: Vec<String> =
+        written.iter().take(written.len() / 2).map(|j| format!("mem:{j}")).collect();
     let _: i64 = redis::cmd("UNLINK").arg(&half).query(&mut c).unwrap();
-    wait_until(
-        Duration::from_secs(20),
-        "memory freed below maxmemory",
-        || used_memory(&mut c) < 24 * 1024 * 1024 - 2 * 1024 * 1024,
-    );
-    let n: i64 = redis::cmd("LIKE.ADD")
-        .arg("mem:new")
-        .arg(1)
-        .query(&mut c)
-        .expect("LIKE.ADD after freeing");
+    wait_until(Duration::from_secs(20), "memory freed below maxmemory", || {
+        used_memory(&mut c) < 24 * 1024 * 1024 - 2 * 1024 * 1024
+    });
+    let n: i64 =
+        redis::cmd("LIKE.ADD").arg("mem:new").arg(1).query(&mut c).expect("LIKE.ADD after freeing");
     assert_eq!(n, 1);
 }
 
@@ -610,9 +519,8 @@ fn maxmemory_allkeys_lru_evicts_like_keys_whole() {
         for j in written..written + 20 {
             p.cmd("LIKE.ADD").arg(format!("ev:{j}")).arg(mem_users(j));
         }
-        let replies: Vec<i64> = p
-            .query(&mut c)
-            .expect("LIKE.ADD is never refused under an eviction policy");
+        let replies: Vec<i64> =
+            p.query(&mut c).expect("LIKE.ADD is never refused under an eviction policy");
         assert!(replies.iter().all(|&n| n == 1000));
         written += 20;
         if written % 1000 == 0 && evicted(&mut c) >= 3000 {
@@ -625,41 +533,26 @@ fn maxmemory_allkeys_lru_evicts_like_keys_whole() {
         "only {ev} keys evicted after writing {written}: is module memory counted?"
     );
     let used = used_memory(&mut c);
-    assert!(
-        used <= 24 * 1024 * 1024 + 2 * 1024 * 1024,
-        "used_memory {used} far above maxmemory"
-    );
+    assert!(used <= 24 * 1024 * 1024 + 2 * 1024 * 1024, "used_memory {used} far above maxmemory");
 
     // Every key is either gone entirely or complete. (Eviction first stops: reads run evictions
     // too when their reply buffers push used_memory over the limit.)
-    let _: () = redis::cmd("CONFIG")
-        .arg("SET")
-        .arg("maxmemory")
-        .arg("0")
-        .query(&mut c)
-        .unwrap();
+    let _: () = redis::cmd("CONFIG").arg("SET").arg("maxmemory").arg("0").query(&mut c).unwrap();
     let ev = evicted(&mut c);
     let check = |c: &mut Connection| -> u64 {
         let mut present = 0u64;
         for start in (0..written).step_by(500) {
-            let keys: Vec<String> = (start..(start + 500).min(written))
-                .map(|j| format!("ev:{j}"))
-                .collect();
+            let keys: Vec<String> =
+                (start..(start + 500).min(written)).map(|j| format!("ev:{j}")).collect();
             let counts: Vec<i64> = redis::cmd("LIKE.MCOUNT").arg(&keys).query(c).unwrap();
             let mut p = redis::pipe();
             let mut which = Vec::new();
             for (j, &n) in (start..).zip(&counts) {
-                assert!(
-                    n == 0 || n == 1000,
-                    "ev:{j} holds {n} likes: partially evicted?"
-                );
+                assert!(n == 0 || n == 1000, "ev:{j} holds {n} likes: partially evicted?");
                 if n == 1000 {
                     present += 1;
                     which.push(j);
-                    p.cmd("LIKE.USERS")
-                        .arg(format!("ev:{j}"))
-                        .arg("LIMIT")
-                        .arg(2000);
+                    p.cmd("LIKE.USERS").arg(format!("ev:{j}")).arg("LIMIT").arg(2000);
                 }
             }
             let lists: Vec<Vec<u64>> = p.query(c).unwrap();
@@ -672,20 +565,13 @@ fn maxmemory_allkeys_lru_evicts_like_keys_whole() {
     let present = check(&mut c);
     let dbsize: u64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
     assert_eq!(present, dbsize);
-    assert_eq!(
-        present + evicted(&mut c),
-        written,
-        "written = present + evicted"
-    );
+    assert_eq!(present + evicted(&mut c), written, "written = present + evicted");
     println!(
         "allkeys-lru: wrote {written} like keys into 24 MB, {ev} evicted whole, {present} intact"
     );
 
     // Still consistent through an RDB round trip.
-    let _: () = redis::cmd("DEBUG")
-        .arg("RELOAD")
-        .query(&mut c)
-        .expect("DEBUG RELOAD");
+    let _: () = redis::cmd("DEBUG").arg("RELOAD").query(&mut c).expect("DEBUG RELOAD");
     let dbsize2: u64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
     assert_eq!(dbsize2, dbsize);
     assert_eq!(check(&mut c), present);

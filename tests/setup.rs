@@ -98,7 +98,13 @@ fn libclang_cpp_alone_is_reported_missing() {
 
 #[test]
 fn libclang_is_found_by_every_name_bindgen_loads() {
-    for lib in ["libclang.so", "libclang.so.1", "libclang-14.so.1", "libclang-14.0.6.so", "libclang-16.so.16.0"] {
+    for lib in [
+        "libclang.so",
+        "libclang.so.1",
+        "libclang-14.so.1",
+        "libclang-14.0.6.so",
+        "libclang-16.so.16.0",
+    ] {
         // In the ldconfig cache ...
         let m = Machine::new();
         m.listing(&["libclang-cpp.so.14", lib]);

@@ -91,7 +91,10 @@ fn unlink_of_a_huge_key_is_fast() {
     println!("lazyfreed_objects after: {lazy1:?}; used_memory {used0} -> {used1}");
     assert!(used1 < used0, "memory was not released: {used0} -> {used1}");
     if let (Some(a), Some(b)) = (lazy0, lazy1) {
-        assert!(b > a, "UNLINK of a 3M-like key was not freed lazily (lazyfreed_objects {a} -> {b})");
+        assert!(
+            b > a,
+            "UNLINK of a 3M-like key was not freed lazily (lazyfreed_objects {a} -> {b})"
+        );
     }
     assert!(took < FAST, "UNLINK took {took:?} (>= {FAST:?})");
 }

@@ -33,11 +33,7 @@ pub fn crc16(data: &[u8]) -> u16 {
     for &byte in data {
         crc ^= (byte as u16) << 8;
         for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 {
-                (crc << 1) ^ 0x1021
-            } else {
-                crc << 1
-            };
+            crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 };
         }
     }
     crc
@@ -140,15 +136,8 @@ pub fn parse_cluster_slots(reply: &Value, asked: &str) -> RedisResult<Vec<(u16, 
             return Err(protocol_error("CLUSTER SLOTS range without primary"));
         };
         let ip = primary.first().and_then(text).unwrap_or_default();
-        let port = primary
-            .get(1)
-            .and_then(int)
-            .ok_or_else(|| protocol_error("port"))?;
-        let host = if ip.is_empty() || ip == "?" {
-            host_of(asked).to_string()
-        } else {
-            ip
-        };
+        let port = primary.get(1).and_then(int).ok_or_else(|| protocol_error("port"))?;
+        let host = if ip.is_empty() || ip == "?" { host_of(asked).to_string() } else { ip };
         out.push((first as u16, last as u16, format!("{host}:{port}")));
     }
     Ok(out)
@@ -327,10 +316,7 @@ impl SlotRouter {
                         })
                     })
                     .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().expect("router thread panicked"))
-                    .collect()
+                handles.into_iter().map(|h| h.join().expect("router thread panicked")).collect()
             });
 
             let mut need_refresh = false;
@@ -402,17 +388,13 @@ impl SlotRouter {
             pending = next;
         }
         for i in pending {
-            let e = last_redirect
-                .remove(&i)
-                .unwrap_or_else(|| protocol_error("too many redirects"));
+            let e =
+                last_redirect.remove(&i).unwrap_or_else(|| protocol_error("too many redirects"));
             results[i] = Some(Err(e));
         }
         stats.nodes = contacted.len();
         self.last = stats;
-        results
-            .into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(protocol_error("no reply"))))
-            .collect()
+        results.into_iter().map(|r| r.unwrap_or_else(|| Err(protocol_error("no reply")))).collect()
     }
 
     /// Runs one command on the primary owning `key`'s slot.
@@ -463,15 +445,10 @@ pub fn feed_status<K: AsRef<str>>(
     for ((_, idx), reply) in groups.iter().zip(replies) {
         let pairs: Vec<(i64, i64)> = redis::from_redis_value(reply?)?;
         if pairs.len() != idx.len() {
-            return Err(protocol_error(
-                "LIKE.STATUS returned a wrong number of elements",
-            ));
+            return Err(protocol_error("LIKE.STATUS returned a wrong number of elements"));
         }
         for (&i, (count, liked)) in idx.iter().zip(pairs) {
-            out[i] = Status {
-                count,
-                liked: liked == 1,
-            };
+            out[i] = Status { count, liked: liked == 1 };
         }
     }
     Ok(out)
@@ -496,17 +473,10 @@ impl Striped {
     /// a hash tag would put every stripe into one slot and defeat the recipe.
     pub fn new(base: &str, n: u32) -> Striped {
         assert!(n >= 1, "at least one stripe");
-        assert!(
-            !base.contains('{'),
-            "a striped key must not carry a hash tag: {base}"
-        );
+        assert!(!base.contains('{'), "a striped key must not carry a hash tag: {base}");
         let keys: Vec<String> = (0..n).map(|i| format!("{base}:s{i}")).collect();
         let slots = keys.iter().map(key_slot).collect();
-        Striped {
-            base: base.to_string(),
-            keys,
-            slots,
-        }
+        Striped { base: base.to_string(), keys, slots }
     }
 
     pub fn base(&self) -> &str {
@@ -606,11 +576,7 @@ impl Striped {
                 (slot, c)
             })
             .collect();
-        router
-            .exec(&cmds)
-            .into_iter()
-            .map(|r| Ok(redis::from_redis_value::<i64>(r?)?))
-            .collect()
+        router.exec(&cmds).into_iter().map(|r| Ok(redis::from_redis_value::<i64>(r?)?)).collect()
     }
 
     /// Every user who likes the post, ascending: each stripe is paged with

@@ -36,7 +36,10 @@ pub struct Rings {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Activity {
     /// Every add of the last hour fell in minute-stripe `stripe`; `count == 0` means none.
-    Inline { stripe: u32, count: u32 },
+    Inline {
+        stripe: u32,
+        count: u32,
+    },
     Rings(Box<Rings>),
 }
 
@@ -63,7 +66,8 @@ impl Activity {
             // ahead, or a clock step back): count them as of now, so nothing
             // drops out of the windows.
             let hour = self.rate(u64::from(newest) * MINUTE_STRIPE_MS).hour;
-            *self = Activity::Inline { stripe: now, count: u32::try_from(hour).unwrap_or(u32::MAX) };
+            *self =
+                Activity::Inline { stripe: now, count: u32::try_from(hour).unwrap_or(u32::MAX) };
         }
         match self {
             Activity::Inline { stripe, count } => {
@@ -95,21 +99,58 @@ impl Activity {
 
     /// Likes added in the last minute and the last hour, as of `now_ms`.
     pub fn rate(&self, now_ms: u64) -> Rate {
+        self.as_ref().rate(now_ms)
+    }
+
+    fn newest_stripe(&self) -> Option<u32> {
+        self.as_ref().newest_stripe()
+    }
+
+    /// A borrowed view (reads without copying the rings).
+    pub fn as_ref(&self) -> ActivityRef<'_> {
+        match self {
+            Activity::Inline { stripe, count } => {
+                ActivityRef::Inline { stripe: *stripe, count: *count }
+            }
+            Activity::Rings(r) => ActivityRef::Rings(r),
+        }
+    }
+
+    /// Heap bytes owned (the rings, when allocated).
+    pub fn heap_bytes(&self) -> usize {
+        self.as_ref().heap_bytes()
+    }
+}
+
+/// A borrowed activity state: what rate queries read.
+#[derive(Clone, Copy, Debug)]
+pub enum ActivityRef<'a> {
+    Inline { stripe: u32, count: u32 },
+    Rings(&'a Rings),
+}
+
+impl ActivityRef<'_> {
+    /// No recent likes.
+    pub const NONE: ActivityRef<'static> = ActivityRef::Inline { stripe: 0, count: 0 };
+
+    /// Likes added in the last minute and the last hour, as of `now_ms`.
+    pub fn rate(self, now_ms: u64) -> Rate {
         // Never read before the newest stamp: likes stamped ahead of this
         // clock still count.
-        let now_ms = self.newest_stripe().map_or(now_ms, |s| now_ms.max(u64::from(s) * MINUTE_STRIPE_MS));
+        let now_ms =
+            self.newest_stripe().map_or(now_ms, |s| now_ms.max(u64::from(s) * MINUTE_STRIPE_MS));
         let r = self.raw_rate(now_ms);
         // The minute lies inside the hour; the pro-rata oldest stripes (or a
         // hand-made payload) could otherwise say more likes in the minute.
         Rate { minute: r.minute.min(r.hour), hour: r.hour }
     }
 
-    fn raw_rate(&self, now_ms: u64) -> Rate {
+    fn raw_rate(self, now_ms: u64) -> Rate {
         match self {
-            Activity::Inline { stripe, count } => {
+            ActivityRef::Inline { stripe, count } => {
                 let at = |target: u64, per: u64| -> u64 {
-                    if u64::from(*stripe) / per == target {
-                        u64::from(*count)
+                    if u64::from(stripe) / per == target {
+                        u64::from(count)
                     } else {
                         0
                     }
@@ -119,7 +160,7 @@ impl Activity {
                     hour: window(now_ms, HOUR_STRIPE_FACTOR, |s| at(s, HOUR_STRIPE_FACTOR)),
                 }
             }
-            Activity::Rings(r) => {
+            ActivityRef::Rings(r) => {
                 let last = u64::from(r.last);
                 let read = |ring: &[u32; RING], s: u64, newest: u64| -> u64 {
                     // A slot holds stripe s only if s is among the RING newest stripes.
@@ -140,41 +181,85 @@ impl Activity {
     }
 
     /// Minute-stripe of the newest recorded like, if any.
-    fn newest_stripe(&self) -> Option<u32> {
+    fn newest_stripe(self) -> Option<u32> {
         match self {
-            Activity::Inline { count: 0, .. } => None,
-            Activity::Inline { stripe, .. } => Some(*stripe),
-            Activity::Rings(r) => Some(r.last),
+            ActivityRef::Inline { count: 0, .. } => None,
+            ActivityRef::Inline { stripe, .. } => Some(stripe),
+            ActivityRef::Rings(r) => Some(r.last),
         }
     }
 
-    /// Heap bytes owned (the rings, when allocated).
-    pub fn heap_bytes(&self) -> usize {
+    /// Heap bytes of the rings, when allocated.
+    pub fn heap_bytes(self) -> usize {
         match self {
-            Activity::Inline { .. } => 0,
-            Activity::Rings(_) => std::mem::size_of::<Rings>(),
+            ActivityRef::Inline { .. } => 0,
+            ActivityRef::Rings(_) => std::mem::size_of::<Rings>(),
         }
     }
 
-    /// Packs into one word: inline as `stripe << 32 | count << 1 | 1`
-    /// (count saturating at 2^31-1), rings as their (even) pointer.
-    pub(crate) fn into_word(self) -> u64 {
+    pub fn to_owned(self) -> Activity {
         match self {
+            ActivityRef::Inline { stripe, count } => Activity::Inline { stripe, count },
+            ActivityRef::Rings(r) => Activity::Rings(Box::new(r.clone())),
+        }
+    }
+}
+
+/// An activity state in one word, for the packed block's header: inline
+/// `stripe << 32 | count << 1 | 1` (count saturating at 2^31-1), or the
+/// (even) pointer to the rings, which the word owns.
+#[repr(transparent)]
+pub struct ActivityWord(u64);
+
+impl ActivityWord {
+    pub fn new(a: Activity) -> ActivityWord {
+        ActivityWord(match a {
             Activity::Inline { stripe, count } => {
                 (u64::from(stripe) << 32) | (u64::from(count.min(i32::MAX as u32)) << 1) | 1
             }
             Activity::Rings(r) => Box::into_raw(r) as usize as u64,
+        })
+    }
+
+    fn rings(&self) -> Option<*mut Rings> {
+        (self.0 & 1 == 0).then_some(self.0 as usize as *mut Rings)
+    }
+
+    pub fn get(&self) -> ActivityRef<'_> {
+        match self.rings() {
+            // SAFETY: an even word is the pointer from Box::into_raw in `new`,
+            // owned by this word until `take` or drop; the borrow of self keeps
+            // it alive and unmodified for the returned lifetime.
+            Some(rings) => ActivityRef::Rings(unsafe { &*rings }),
+            None => ActivityRef::Inline {
+                stripe: (self.0 >> 32) as u32,
+                count: ((self.0 >> 1) as u32) & (i32::MAX as u32),
+            },
         }
     }
 
-    /// # Safety
-    /// `word` must come from `into_word` and be consumed once.
-    pub(crate) unsafe fn from_word(word: u64) -> Activity {
-        if word & 1 == 1 {
-            Activity::Inline { stripe: (word >> 32) as u32, count: ((word >> 1) as u32) & (i32::MAX as u32) }
-        } else {
-            Activity::Rings(Box::from_raw(word as usize as *mut Rings))
+    /// Moves the state out, leaving no recent activity.
+    pub fn take(&mut self) -> Activity {
+        let word = std::mem::replace(self, ActivityWord::new(Activity::default()));
+        let word = std::mem::ManuallyDrop::new(word);
+        match word.rings() {
+            // SAFETY: the pointer came from Box::into_raw in `new`; `word` is
+            // forgotten (ManuallyDrop), so the Box is rebuilt exactly once.
+            Some(rings) => Activity::Rings(unsafe { Box::from_raw(rings) }),
+            None => word.get().to_owned(),
         }
+    }
+}
+
+impl Clone for ActivityWord {
+    fn clone(&self) -> ActivityWord {
+        ActivityWord::new(self.get().to_owned())
+    }
+}
+
+impl Drop for ActivityWord {
+    fn drop(&mut self) {
+        drop(self.take());
     }
 }
 
@@ -183,11 +268,7 @@ impl Rings {
         let (last, now64) = (u64::from(self.last), u64::from(now));
         if now64 > last {
             clear_between(&mut self.minute, last, now64);
-            clear_between(
-                &mut self.hour,
-                last / HOUR_STRIPE_FACTOR,
-                now64 / HOUR_STRIPE_FACTOR,
-            );
+            clear_between(&mut self.hour, last / HOUR_STRIPE_FACTOR, now64 / HOUR_STRIPE_FACTOR);
             self.last = now;
         }
         // A clock that stepped back lands in the newest stripe: never lose a like.

@@ -21,10 +21,10 @@ use std::io::Cursor;
 
 use roaring::RoaringBitmap;
 
-use super::activity::{Activity, Rings};
+use super::activity::{Activity, ActivityRef, Rings};
 use super::packed::width_for;
-use super::shards::{Shards, LOW_MASK, SHIFT};
-use super::{LikeSet, Policy, Repr, MAX_ID};
+use super::roaring::{Shards, LOW_MASK, SHIFT};
+use super::{Form, LikeSet, Policy, Repr, Roaring, MAX_ID};
 
 pub const CURRENT_VERSION: u32 = 2;
 /// Oldest version still decodable.
@@ -48,15 +48,16 @@ impl std::error::Error for DecodeError {}
 
 type Result<T> = std::result::Result<T, DecodeError>;
 
-/// Appends the current-version encoding of `set` to `out`.
+/// Appends the current-version encoding of `set` to `out`. The kind table:
+/// `roaring` is written as its shards, every other form as a sorted list.
 pub fn encode(set: &LikeSet, out: &mut Vec<u8>) {
     match &set.0 {
-        Repr::Big(b) => {
+        Repr::Roaring(r) => {
             out.push(KIND_ROARING);
-            put_activity(out, &b.activity);
-            put_varint(out, b.count);
-            put_varint(out, b.map.shards().count() as u64);
-            for (key, bm) in b.map.shards() {
+            put_activity(out, set.activity());
+            put_varint(out, r.len());
+            put_varint(out, r.shards().count() as u64);
+            for (key, bm) in r.shards() {
                 put_varint(out, key);
                 put_varint(out, bm.serialized_size() as u64);
                 // Writing into a Vec cannot fail.
@@ -65,25 +66,28 @@ pub fn encode(set: &LikeSet, out: &mut Vec<u8>) {
         }
         Repr::Packed(p) => {
             out.push(KIND_LIST);
-            put_activity(out, &p.activity());
+            put_activity(out, set.activity());
             put_varint(out, p.len() as u64);
             out.push(p.width() as u8);
             p.write_le(out);
         }
-        Repr::Single { .. } | Repr::Empty => {
+        Repr::Single(_) | Repr::Empty => {
             out.push(KIND_LIST);
-            put_activity(out, &set.activity());
+            put_activity(out, set.activity());
             put_varint(out, set.len());
-            let width = set.iter().last().map_or(2, width_for);
+            let ids = set.to_vec();
+            let width = ids.last().map_or(2, |&id| width_for(id));
             out.push(width as u8);
-            for id in set.iter() {
+            for id in ids {
                 out.extend_from_slice(&id.to_le_bytes()[..width]);
             }
         }
     }
 }
 
-/// The version-1 encoding, kept so compatibility tests can produce old payloads.
+/// The version-1 encoding, for the property tests' v1 round trips (the
+/// golden fixtures in tests/fixtures hold payloads written by Redis).
+#[cfg(test)]
 pub fn encode_v1(ids: &[u64]) -> Vec<u8> {
     let mut out = Vec::with_capacity(ids.len() * 3 + 10);
     put_varint(&mut out, ids.len() as u64);
@@ -117,7 +121,9 @@ fn decode_v1(r: &mut Reader<'_>, policy: &Policy) -> Result<LikeSet> {
         let v = r.varint()?;
         let id = match prev {
             None => v,
-            Some(p) if v == 0 => return Err(DecodeError(if p == 0 { "duplicate id" } else { "ids not ascending" })),
+            Some(p) if v == 0 => {
+                return Err(DecodeError(if p == 0 { "duplicate id" } else { "ids not ascending" }))
+            }
             Some(p) => p.checked_add(v).ok_or(DecodeError("id out of range"))?,
         };
         if id > MAX_ID {
@@ -176,13 +182,16 @@ fn decode_v2(r: &mut Reader<'_>, policy: &Policy) -> Result<LikeSet> {
                 let len = r.count()?;
                 let body = r.take(len)?;
                 let mut cur = Cursor::new(body);
-                let bm = RoaringBitmap::deserialize_from(&mut cur).map_err(|_| DecodeError("bad bitmap"))?;
+                let bm = RoaringBitmap::deserialize_from(&mut cur)
+                    .map_err(|_| DecodeError("bad bitmap"))?;
                 if cur.position() != len as u64 {
                     return Err(DecodeError("bitmap length mismatch"));
                 }
                 match bm.max() {
                     None => return Err(DecodeError("empty bitmap")),
-                    Some(m) if u64::from(m) > LOW_MASK => return Err(DecodeError("bitmap value out of shard")),
+                    Some(m) if u64::from(m) > LOW_MASK => {
+                        return Err(DecodeError("bitmap value out of shard"))
+                    }
                     Some(_) => {}
                 }
                 total += bm.len();
@@ -191,8 +200,8 @@ fn decode_v2(r: &mut Reader<'_>, policy: &Policy) -> Result<LikeSet> {
             if total != count {
                 return Err(DecodeError("count mismatch"));
             }
-            let map = Shards::from_shards(shards);
-            let mut set = LikeSet(Repr::Big(Box::new(super::Big { map, count, activity: Activity::default() })));
+            let roaring = Roaring::from_shards(Shards::from_shards(shards), Activity::default());
+            let mut set = LikeSet(Repr::Roaring(roaring));
             set.settle(policy);
             set
         }
@@ -205,14 +214,14 @@ fn decode_v2(r: &mut Reader<'_>, policy: &Policy) -> Result<LikeSet> {
     Ok(set)
 }
 
-fn put_activity(out: &mut Vec<u8>, a: &Activity) {
+fn put_activity(out: &mut Vec<u8>, a: ActivityRef<'_>) {
     match a {
-        Activity::Inline { stripe, count } => {
+        ActivityRef::Inline { stripe, count } => {
             out.push(ACTIVITY_INLINE);
             out.extend_from_slice(&stripe.to_le_bytes());
             out.extend_from_slice(&count.to_le_bytes());
         }
-        Activity::Rings(r) => {
+        ActivityRef::Rings(r) => {
             out.push(ACTIVITY_RINGS);
             out.extend_from_slice(&r.last.to_le_bytes());
             for v in r.minute.iter().chain(r.hour.iter()) {
@@ -256,7 +265,11 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.bytes.len()).ok_or(DecodeError("truncated"))?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.bytes.len())
+            .ok_or(DecodeError("truncated"))?;
         let s = &self.bytes[self.pos..end];
         self.pos = end;
         Ok(s)

@@ -1,17 +1,19 @@
-//! The compact encoding: one allocation holding a 16-byte header (activity
+//! The `packed` encoding: one allocation holding a 16-byte header (activity
 //! word, length, element width) and the sorted user IDs packed at the
 //! narrowest width that fits the largest (2, 4 or 8 bytes), in the spirit of
 //! Redis's intset. The block is reallocated to the exact size on every change,
 //! so a small set pays no spare capacity.
 
 use std::alloc::{self, Layout};
+use std::ops::ControlFlow;
 use std::ptr::NonNull;
 
-use super::activity::Activity;
+use super::activity::{Activity, ActivityRef, ActivityWord};
+use super::{Encoding, Form};
 
 #[repr(C)]
 struct Header {
-    activity: u64,
+    activity: ActivityWord,
     len: u32,
     width: u8,
     _pad: [u8; 3],
@@ -75,13 +77,21 @@ pub struct Packed {
     ptr: NonNull<Header>,
 }
 
-// The block is plain owned memory, like a Box.
+// SAFETY: the block is plain memory owned by this handle alone, like a Box
+// (the rings its activity word points to are owned the same way).
 unsafe impl Send for Packed {}
+// SAFETY: shared access only reads; every mutation takes `&mut self`.
 unsafe impl Sync for Packed {}
 
+/// The block's layout. A packed set holds at most 4 x like.packed-max
+/// (<= 2^22) IDs, far below isize::MAX: a failure here is a broken invariant,
+/// and writing `len` elements into any other layout would corrupt memory.
 fn layout(width: usize, len: usize) -> Layout {
-    // A packed set holds at most 4 x like.packed-max (<= 2^22) IDs: far below isize::MAX.
-    Layout::from_size_align(HEADER + width * len, ALIGN).unwrap_or_else(|_| Layout::new::<Header>())
+    let size = width.checked_mul(len).and_then(|data| data.checked_add(HEADER));
+    match size.map(|size| Layout::from_size_align(size, ALIGN)) {
+        Some(Ok(layout)) => layout,
+        _ => panic!("packed block of {len} x {width} bytes has no valid layout"),
+    }
 }
 
 impl Packed {
@@ -103,7 +113,7 @@ impl Packed {
         // SAFETY: freshly allocated, properly aligned for Header.
         unsafe {
             ptr.as_ptr().write(Header {
-                activity: activity.into_word(),
+                activity: ActivityWord::new(activity),
                 len: len as u32,
                 width: width as u8,
                 _pad: [0; 3],
@@ -153,7 +163,9 @@ impl Packed {
     pub fn write_le(&self, out: &mut Vec<u8>) {
         if cfg!(target_endian = "little") {
             // SAFETY: the data area holds len * width initialised bytes.
-            out.extend_from_slice(unsafe { std::slice::from_raw_parts(self.data(), self.len() * self.width()) });
+            out.extend_from_slice(unsafe {
+                std::slice::from_raw_parts(self.data(), self.len() * self.width())
+            });
         } else {
             let w = self.width();
             self.view().iter().for_each(|id| out.extend_from_slice(&id.to_le_bytes()[..w]));
@@ -218,53 +230,75 @@ impl Packed {
         true
     }
 
-    pub fn activity(&self) -> Activity {
-        // SAFETY: the word is owned by the header; we hand out a clone and
-        // keep the original.
-        let a = unsafe { Activity::from_word(self.header().activity) };
-        let copy = a.clone();
-        std::mem::forget(a);
-        copy
-    }
-
-    /// Runs `f` on the activity in place.
-    pub fn with_activity<R>(&mut self, f: impl FnOnce(&mut Activity) -> R) -> R {
-        let mut a = self.take_activity();
-        let r = f(&mut a);
-        self.header_mut().activity = a.into_word();
-        r
-    }
-
     /// Moves the activity out, leaving an empty one.
     pub fn take_activity(&mut self) -> Activity {
-        let word = std::mem::replace(&mut self.header_mut().activity, Activity::default().into_word());
-        // SAFETY: the word came from into_word and is now owned by us alone.
-        unsafe { Activity::from_word(word) }
+        self.header_mut().activity.take()
     }
 
-    /// Bytes of the block and of the rings it owns.
-    pub fn heap_bytes(&self) -> usize {
-        HEADER + self.width() * self.len() + self.activity_heap_bytes()
-    }
-
-    fn activity_heap_bytes(&self) -> usize {
-        if self.header().activity & 1 == 1 {
-            0
-        } else {
-            std::mem::size_of::<super::activity::Rings>()
-        }
-    }
-
-    pub(crate) fn into_raw(self) -> *mut u8 {
-        let p = self.ptr.as_ptr() as *mut u8;
+    /// The block's address, giving up ownership (see `from_raw`). 8-aligned.
+    pub(crate) fn into_raw(self) -> NonNull<u8> {
+        let p = self.ptr.cast();
         std::mem::forget(self);
         p
     }
 
     /// # Safety
-    /// `p` must come from `into_raw` and be consumed once.
-    pub(crate) unsafe fn from_raw(p: *mut u8) -> Packed {
-        Packed { ptr: NonNull::new_unchecked(p as *mut Header) }
+    /// `p` must come from `into_raw`, and be turned back into a `Packed` once
+    /// (or borrowed only while that one is alive).
+    pub(crate) unsafe fn from_raw(p: NonNull<u8>) -> Packed {
+        Packed { ptr: p.cast() }
+    }
+}
+
+impl Form for Packed {
+    fn encoding(&self) -> Encoding {
+        Encoding::Packed
+    }
+
+    fn len(&self) -> u64 {
+        self.header().len.into()
+    }
+
+    fn contains(&self, id: u64) -> bool {
+        self.view().search(id).is_ok()
+    }
+
+    fn insert(&mut self, id: u64) -> Option<bool> {
+        Some(Packed::insert(self, id))
+    }
+
+    fn remove(&mut self, id: u64) -> bool {
+        Packed::remove(self, id)
+    }
+
+    fn visit_from(&self, from: u64, f: &mut dyn FnMut(u64) -> ControlFlow<()>) {
+        let v = self.view();
+        let start = v.search(from).unwrap_or_else(|i| i);
+        for i in start..v.len() {
+            if let Some(id) = v.get(i) {
+                if f(id).is_break() {
+                    return;
+                }
+            }
+        }
+    }
+
+    fn activity(&self) -> ActivityRef<'_> {
+        self.header().activity.get()
+    }
+
+    fn set_activity(&mut self, activity: Activity) -> Result<(), Activity> {
+        self.header_mut().activity = ActivityWord::new(activity);
+        Ok(())
+    }
+
+    fn take_activity(&mut self) -> Activity {
+        Packed::take_activity(self)
+    }
+
+    /// Bytes of the block and of the rings it owns.
+    fn heap_bytes(&self) -> usize {
+        HEADER + self.width() * self.len() + self.header().activity.get().heap_bytes()
     }
 }
 
@@ -275,20 +309,28 @@ impl Clone for Packed {
         // its own activity word (rings are deep-copied, not shared).
         unsafe {
             let raw = alloc::alloc(lay);
-            let Some(ptr) = NonNull::new(raw as *mut Header) else { alloc::handle_alloc_error(lay) };
+            let Some(ptr) = NonNull::new(raw as *mut Header) else {
+                alloc::handle_alloc_error(lay)
+            };
             std::ptr::copy_nonoverlapping(self.ptr.as_ptr() as *const u8, raw, lay.size());
-            let mut copy = Packed { ptr };
-            copy.header_mut().activity = self.activity().into_word();
-            copy
+            // The bitwise copy of the activity word must not be dropped
+            // (it would free self's rings): overwrite it without dropping.
+            std::ptr::addr_of_mut!((*ptr.as_ptr()).activity).write(self.header().activity.clone());
+            Packed { ptr }
         }
     }
 }
 
 impl Drop for Packed {
     fn drop(&mut self) {
-        drop(self.take_activity());
-        // SAFETY: allocated with this layout, freed once.
-        unsafe { alloc::dealloc(self.ptr.as_ptr() as *mut u8, layout(self.width(), self.len())) };
+        let lay = layout(self.width(), self.len());
+        // SAFETY: the header is initialised and dropped exactly once here (it
+        // owns the activity's rings); the block was allocated with `lay` and
+        // is freed once, after which `self` is never used.
+        unsafe {
+            std::ptr::drop_in_place(self.ptr.as_ptr());
+            alloc::dealloc(self.ptr.as_ptr() as *mut u8, lay);
+        }
     }
 }
 
@@ -317,14 +359,19 @@ mod tests {
 
     #[test]
     fn activity_rings_survive_clone_and_take() {
-        let mut p = Packed::from_sorted(&[1, 2], Activity::default());
-        p.with_activity(|a| {
-            a.record(1_000_000_000, 1);
-            a.record(1_000_030_000, 1);
-        });
-        assert!(matches!(p.activity(), Activity::Rings(_)));
+        let mut rings = Activity::default();
+        rings.record(1_000_000_000, 1);
+        rings.record(1_000_030_000, 1);
+        assert!(matches!(rings, Activity::Rings(_)));
+        let mut p = Packed::from_sorted(&[1, 2], rings.clone());
         let c = p.clone();
-        assert_eq!(c.activity(), p.activity());
-        assert_eq!(p.heap_bytes(), 16 + 2 * 2 + std::mem::size_of::<super::super::activity::Rings>());
+        assert_eq!(c.activity().to_owned(), rings);
+        assert_eq!(
+            p.heap_bytes(),
+            16 + 2 * 2 + std::mem::size_of::<super::super::activity::Rings>()
+        );
+        assert_eq!(p.take_activity(), rings);
+        assert_eq!(p.heap_bytes(), 16 + 2 * 2);
+        assert_eq!(c.activity().to_owned(), rings);
     }
 }

@@ -1,4 +1,5 @@
-//! The roaring encoding's storage: roaring bitmaps sharded by ID / 2^24.
+//! The `roaring` encoding, for large or dense sets: roaring bitmaps sharded
+//! by ID / 2^24, with the count cached (a bitmap's `len` walks every container).
 //!
 //! One roaring bitmap keeps its containers (one per 2^16 IDs) in a sorted
 //! array, so a new container in a sparse set of 2^32-wide IDs shifts up to
@@ -6,28 +7,160 @@
 //! a write moves at most 8 KB, whatever the set's size.
 
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 
 use roaring::RoaringBitmap;
+
+use super::activity::{Activity, ActivityRef};
+use super::{Encoding, Form};
+
+/// A roaring like-set: one pointer (so that it fits the Redis value word).
+#[derive(Clone)]
+pub struct Roaring(Box<Inner>);
+
+#[derive(Clone)]
+struct Inner {
+    map: Shards,
+    count: u64,
+    activity: Activity,
+}
+
+impl Roaring {
+    /// Heap bytes of a roaring set before its first shard.
+    pub const EMPTY_BYTES: usize = std::mem::size_of::<Inner>();
+
+    /// From ascending IDs, in run-length form where that is smaller.
+    pub fn from_sorted(ids: impl Iterator<Item = u64>, activity: Activity) -> Roaring {
+        let mut map = Shards::from_sorted(ids);
+        map.optimize();
+        Roaring::from_shards(map, activity)
+    }
+
+    /// From validated shards (the codec checked them).
+    pub fn from_shards(map: Shards, activity: Activity) -> Roaring {
+        let count = map.map.values().map(RoaringBitmap::len).sum();
+        Roaring(Box::new(Inner { map, count, activity }))
+    }
+
+    pub fn shards(&self) -> impl Iterator<Item = (u64, &RoaringBitmap)> {
+        self.0.map.shards()
+    }
+
+    pub fn max(&self) -> Option<u64> {
+        self.0.map.max()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+        self.0.map.iter_from(0)
+    }
+
+    /// Converts containers to run-length form where that is smaller.
+    pub fn optimize(&mut self) {
+        self.0.map.optimize();
+    }
+
+    /// Heap bytes of the bitmaps alone (what the policy compares).
+    pub fn bitmap_bytes(&self) -> usize {
+        Roaring::EMPTY_BYTES + self.0.map.heap_bytes()
+    }
+
+    /// The box's address, giving up ownership (see `from_raw`). 8-aligned.
+    pub(crate) fn into_raw(self) -> std::ptr::NonNull<u8> {
+        // SAFETY: Box::into_raw never returns null.
+        unsafe { std::ptr::NonNull::new_unchecked(Box::into_raw(self.0).cast()) }
+    }
+
+    /// # Safety
+    /// `p` must come from `into_raw`, and be turned back into a `Roaring` once
+    /// (or borrowed only while that one is alive).
+    pub(crate) unsafe fn from_raw(p: std::ptr::NonNull<u8>) -> Roaring {
+        // SAFETY: per the contract, `p` is the pointer of a leaked Box<Inner>.
+        Roaring(unsafe { Box::from_raw(p.cast::<Inner>().as_ptr()) })
+    }
+}
+
+impl Form for Roaring {
+    fn encoding(&self) -> Encoding {
+        Encoding::Roaring
+    }
+
+    fn len(&self) -> u64 {
+        self.0.count
+    }
+
+    fn contains(&self, id: u64) -> bool {
+        self.0.map.contains(id)
+    }
+
+    fn insert(&mut self, id: u64) -> Option<bool> {
+        let inner = &mut *self.0;
+        if !inner.map.insert(id) {
+            return Some(false);
+        }
+        inner.count += 1;
+        // Dense ranges compress to run containers; re-check now and then.
+        if inner.count.is_multiple_of(65_536) {
+            inner.map.optimize();
+        }
+        Some(true)
+    }
+
+    fn remove(&mut self, id: u64) -> bool {
+        let removed = self.0.map.remove(id);
+        if removed {
+            self.0.count -= 1;
+        }
+        removed
+    }
+
+    fn visit_from(&self, from: u64, f: &mut dyn FnMut(u64) -> ControlFlow<()>) {
+        let _ = self.0.map.iter_from(from).try_for_each(f);
+    }
+
+    fn activity(&self) -> ActivityRef<'_> {
+        self.0.activity.as_ref()
+    }
+
+    fn set_activity(&mut self, activity: Activity) -> Result<(), Activity> {
+        self.0.activity = activity;
+        Ok(())
+    }
+
+    fn take_activity(&mut self) -> Activity {
+        std::mem::take(&mut self.0.activity)
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.bitmap_bytes() + self.0.activity.heap_bytes()
+    }
+
+    /// One allocation per container: Redis frees values whose effort exceeds
+    /// 64 in a background thread (UNLINK, FLUSHALL ASYNC).
+    fn free_effort(&self) -> usize {
+        1 + (self.0.count / 16) as usize
+    }
+}
 
 /// IDs per shard: 2^SHIFT.
 pub const SHIFT: u32 = 24;
 pub const LOW_MASK: u64 = (1 << SHIFT) - 1;
 
 /// A roaring container header (key + store enum) in roaring 0.12.
-const CONTAINER_BYTES: usize = 32;
+pub const CONTAINER_BYTES: usize = 32;
 /// A BTreeMap<u64, RoaringBitmap> node: 11 entries of 8 + 24 bytes, plus links.
 const NODE_BYTES: usize = 400;
 const NODE_ENTRIES: usize = 11;
 /// A bitset container: 2^16 bits.
 const BITSET_BYTES: usize = 8192;
 /// Smallest allocation of an array or run store (Vec capacity 4 of u16).
-const MIN_STORE_BYTES: usize = 8;
+pub const MIN_STORE_BYTES: usize = 8;
 
 /// Heap bytes of the shard map's nodes for `shards` entries.
 pub fn map_bytes(shards: usize) -> usize {
     shards.div_ceil(NODE_ENTRIES) * NODE_BYTES
 }
 
+/// Roaring bitmaps of the IDs' low 24 bits, by ID >> 24.
 #[derive(Clone, Default, PartialEq)]
 pub struct Shards {
     map: BTreeMap<u64, RoaringBitmap>,
@@ -94,7 +227,10 @@ impl Shards {
     }
 
     pub fn max(&self) -> Option<u64> {
-        self.map.iter().next_back().and_then(|(k, bm)| bm.max().map(|low| (k << SHIFT) | u64::from(low)))
+        self.map
+            .iter()
+            .next_back()
+            .and_then(|(k, bm)| bm.max().map(|low| (k << SHIFT) | u64::from(low)))
     }
 
     /// Converts containers to run-length form where that is smaller.

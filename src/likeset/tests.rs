@@ -29,7 +29,7 @@ fn page_all(s: &LikeSet, limit: usize) -> Vec<u64> {
 
 fn check(s: &LikeSet, model: &BTreeSet<u64>) {
     assert_eq!(s.len(), model.len() as u64);
-    assert!(s.iter().eq(model.iter().copied()));
+    assert_eq!(s.to_vec(), model.iter().copied().collect::<Vec<_>>());
     assert_eq!(page_all(s, 7), model.iter().copied().collect::<Vec<_>>());
 }
 
@@ -119,7 +119,7 @@ proptest! {
         for version in [1, 2] {
             if let Ok(d) = codec::decode(&bad, version, &policy) {
                 // Whatever decodes must be a sane set.
-                let all: Vec<u64> = d.iter().collect();
+                let all: Vec<u64> = d.to_vec();
                 prop_assert_eq!(all.len() as u64, d.len());
                 prop_assert!(all.windows(2).all(|w| w[0] < w[1]));
                 prop_assert!(all.iter().all(|&id| id <= MAX_ID && d.contains(id)));
@@ -149,32 +149,6 @@ fn single_is_inline_and_grows() {
     assert_eq!(t.encoding(), Encoding::Single);
     assert!(t.remove(2, &p));
     assert!(t.is_empty());
-}
-
-#[test]
-fn word_round_trip_every_encoding() {
-    let p = small();
-    let mut sets = vec![LikeSet::new()];
-    for n in [1u64, 2, 100, 5_000] {
-        let mut s = LikeSet::new();
-        for i in 0..n {
-            s.insert(i * 7919 + (1 << 33) * (n % 2), Some(NOW), &p);
-        }
-        sets.push(s);
-    }
-    for s in sets {
-        let (len, enc, ids): (u64, Encoding, Vec<u64>) = (s.len(), s.encoding(), s.iter().collect());
-        let mut w = s.into_word();
-        unsafe {
-            LikeSet::with_word(w, |b| {
-                assert_eq!((b.len(), b.encoding()), (len, enc));
-                assert!(b.iter().eq(ids.iter().copied()));
-            });
-            LikeSet::with_word_mut(&mut w, |b| b.insert(MAX_ID, None, &p));
-            let back = LikeSet::from_word(w);
-            assert_eq!(back.len(), len + 1);
-        }
-    }
 }
 
 #[test]

@@ -25,46 +25,82 @@ fn redis_size(layout: Layout) -> usize {
     }
 }
 
+/// Redis's allocation functions, once RedisModule_Init has filled them.
+fn redis_allocator() -> Option<RedisAllocator> {
+    // SAFETY: reading function pointers RedisModule_Init writes once, before
+    // the module allocates anything (see the module docs), never after.
+    let fns = unsafe { (raw::RedisModule_Alloc, raw::RedisModule_Free, raw::RedisModule_Realloc) };
+    match fns {
+        (Some(alloc), Some(free), Some(realloc)) => Some(RedisAllocator { alloc, free, realloc }),
+        _ => None,
+    }
+}
+
+struct RedisAllocator {
+    alloc: unsafe extern "C" fn(usize) -> *mut std::ffi::c_void,
+    free: unsafe extern "C" fn(*mut std::ffi::c_void),
+    realloc: unsafe extern "C" fn(*mut std::ffi::c_void, usize) -> *mut std::ffi::c_void,
+}
+
+// SAFETY: every method forwards to Redis's allocator (jemalloc/libc: valid,
+// aligned to at least 8, and to 16 from 16 bytes up; larger alignments get a
+// size rounded up to a multiple of the alignment, which jemalloc's size
+// classes align) or, outside Redis, to the system allocator with the same
+// layout. Memory is always freed by the allocator that gave it: the choice
+// is fixed before the first allocation.
 unsafe impl GlobalAlloc for ModuleAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        match raw::RedisModule_Alloc {
-            Some(alloc) => {
+        match redis_allocator() {
+            Some(redis) => {
                 let size = redis_size(layout);
                 MODULE_BYTES.fetch_add(size as u64, Ordering::Relaxed);
-                alloc(size).cast()
+                // SAFETY: Redis's malloc; `size` is non-zero (GlobalAlloc's contract).
+                unsafe { (redis.alloc)(size).cast() }
             }
-            None => System.alloc(layout),
+            // SAFETY: the caller's layout contract passes through.
+            None => unsafe { System.alloc(layout) },
         }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        match raw::RedisModule_Free {
-            Some(free) => {
+        match redis_allocator() {
+            Some(redis) => {
                 MODULE_BYTES.fetch_sub(redis_size(layout) as u64, Ordering::Relaxed);
-                free(ptr.cast())
+                // SAFETY: `ptr` came from `alloc`/`realloc` above, i.e. from Redis.
+                unsafe { (redis.free)(ptr.cast()) }
             }
-            None => System.dealloc(ptr, layout),
+            // SAFETY: `ptr` came from System with this layout.
+            None => unsafe { System.dealloc(ptr, layout) },
         }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        match raw::RedisModule_Realloc {
-            Some(realloc) if layout.align() <= 8 => {
+        match redis_allocator() {
+            Some(redis) if layout.align() <= 8 => {
                 MODULE_BYTES.fetch_add(new_size as u64, Ordering::Relaxed);
                 MODULE_BYTES.fetch_sub(layout.size() as u64, Ordering::Relaxed);
-                realloc(ptr.cast(), new_size).cast()
+                // SAFETY: `ptr` came from Redis; an alignment of at most 8 is
+                // kept by every Redis (re)allocation.
+                unsafe { (redis.realloc)(ptr.cast(), new_size).cast() }
             }
             Some(_) => {
                 // Over-aligned: allocate, copy, free, through the paths above.
-                let new_layout = Layout::from_size_align_unchecked(new_size, layout.align());
-                let new = self.alloc(new_layout);
+                let Ok(new_layout) = Layout::from_size_align(new_size, layout.align()) else {
+                    return std::ptr::null_mut();
+                };
+                // SAFETY: a valid non-zero layout (GlobalAlloc::realloc's contract).
+                let new = unsafe { self.alloc(new_layout) };
                 if !new.is_null() {
-                    std::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size));
-                    self.dealloc(ptr, layout);
+                    // SAFETY: both blocks are live and at least this long; they differ.
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size));
+                        self.dealloc(ptr, layout);
+                    }
                 }
                 new
             }
-            None => System.realloc(ptr, layout, new_size),
+            // SAFETY: the caller's contract passes through.
+            None => unsafe { System.realloc(ptr, layout, new_size) },
         }
     }
 }

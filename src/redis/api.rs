@@ -1,24 +1,27 @@
-//! Thin wrappers over the raw Redis module API used by the command layer:
-//! replies, argument bytes, key access, replication and notifications.
-//! Raw calls (not redis-module's `Context`) keep the hot path free of
-//! allocation: no `Vec<RedisString>` of arguments, no `RedisValue` trees.
+//! Safe wrappers over the raw Redis module API that the command handlers use:
+//! the call's context and arguments, replies, key access, replication and
+//! notifications. Raw calls (not redis-module's `Context`) keep the hot path
+//! free of allocation: no `Vec<RedisString>` of arguments, no `RedisValue` trees.
+//!
+//! Lifetimes carry the API's rules: an [`Arg`] lives as long as the command
+//! call, a [`Key`] no longer than the [`CommandCtx`] that opened it.
 
 use std::ffi::CString;
-use std::os::raw::{c_char, c_int};
+use std::marker::PhantomData;
+use std::os::raw::{c_char, c_int, c_long};
+use std::ptr::NonNull;
 
 use redis_module::raw;
 
+use super::callbacks::like_type;
+use super::{info, value};
 use crate::likeset::LikeSet;
-use crate::stats;
-use crate::type_callbacks::like_type;
-
-pub type RawCtx = *mut raw::RedisModuleCtx;
-pub type RawString = *mut raw::RedisModuleString;
 
 /// A command's failure, replied as an error.
 #[derive(Debug)]
 pub enum CmdError {
     WrongType,
+    WrongArity,
     Message(String),
 }
 
@@ -30,194 +33,345 @@ impl CmdError {
 
 pub type CmdResult = Result<(), CmdError>;
 
-// The API function pointers are filled by RedisModule_Init before any command
-// runs; a missing one means a server without the 7.0 API (see unreachable_api).
+/// A Redis 7.0 module API function. RedisModule_Init fills every one of them
+/// before any command or callback runs, on every server this module loads
+/// into (OnLoad refuses servers without them); newer functions are looked up
+/// with `raw::RedisModule_X` and checked at the call site instead.
 macro_rules! api {
-    ($name:ident) => {
-        {
-            #[allow(unused_unsafe)]
-            let f = unsafe { raw::$name };
-            match f {
-                Some(f) => f,
-                None => unreachable_api(stringify!($name)),
-            }
+    ($name:ident) => {{
+        #[allow(unused_unsafe)]
+        // SAFETY: the pointer is written once by RedisModule_Init, before any
+        // call reaches this module, and never changes afterwards.
+        let f = unsafe { raw::$name };
+        match f {
+            Some(f) => f,
+            None => missing_api(stringify!($name)),
         }
-    };
+    }};
 }
 
 #[cold]
-fn unreachable_api(name: &str) -> ! {
-    // Only reachable on a server without the Redis 7.0 module API, where
-    // loading already failed; aborting beats undefined behaviour.
-    eprintln!("like module: Redis module API {name} missing");
-    std::process::abort()
+fn missing_api(name: &str) -> ! {
+    panic!("Redis module API {name} missing: this server is older than Redis 7.0")
 }
 
-pub struct Ctx(pub RawCtx);
+/// One argument of the running command, valid for the whole call.
+#[repr(transparent)]
+#[derive(Clone, Copy)]
+pub struct Arg<'call> {
+    string: NonNull<raw::RedisModuleString>,
+    _call: PhantomData<&'call raw::RedisModuleString>,
+}
 
-impl Ctx {
+impl<'call> Arg<'call> {
+    /// The argument's bytes.
+    pub fn bytes(self) -> &'call [u8] {
+        let mut len = 0usize;
+        // SAFETY: `string` is an argument of the running call (see
+        // `Arg::slice`); Redis keeps it alive and unmodified until the call
+        // returns, which bounds 'call.
+        let p = unsafe { api!(RedisModule_StringPtrLen)(self.string.as_ptr(), &mut len) };
+        if p.is_null() {
+            return &[];
+        }
+        // SAFETY: StringPtrLen returns the string's buffer and its length;
+        // the buffer lives as long as the string (see above).
+        unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len) }
+    }
+
+    fn raw(self) -> *mut raw::RedisModuleString {
+        self.string.as_ptr()
+    }
+
+    /// The arguments of a command call.
+    ///
+    /// # Safety
+    /// `argv` and `argc` must be what Redis passed to the running command,
+    /// and the result must not outlive that call.
+    pub unsafe fn slice(
+        argv: *mut *mut raw::RedisModuleString,
+        argc: c_int,
+    ) -> &'call [Arg<'call>] {
+        match usize::try_from(argc) {
+            Ok(n) if n > 0 && !argv.is_null() => {
+                // SAFETY: Redis passes `argc` non-null argument pointers;
+                // `Arg` is a transparent wrapper of one such pointer.
+                unsafe { std::slice::from_raw_parts(argv.cast::<Arg<'call>>(), n) }
+            }
+            _ => &[],
+        }
+    }
+}
+
+/// The context of one command call.
+pub struct CommandCtx {
+    ctx: NonNull<raw::RedisModuleCtx>,
+}
+
+impl CommandCtx {
+    /// # Safety
+    /// `ctx` must be the context Redis passed to the running command; the
+    /// result must not outlive that call.
+    pub unsafe fn new(ctx: *mut raw::RedisModuleCtx) -> Option<CommandCtx> {
+        NonNull::new(ctx).map(|ctx| CommandCtx { ctx })
+    }
+
+    fn raw(&self) -> *mut raw::RedisModuleCtx {
+        self.ctx.as_ptr()
+    }
+
     pub fn reply_i64(&self, v: i64) {
-        unsafe { api!(RedisModule_ReplyWithLongLong)(self.0, v) };
+        // SAFETY: a live command context (CommandCtx::new's contract).
+        unsafe { api!(RedisModule_ReplyWithLongLong)(self.raw(), v) };
     }
 
     pub fn reply_u64(&self, v: u64) {
         self.reply_i64(i64::try_from(v).unwrap_or(i64::MAX));
     }
 
-    pub fn reply_array(&self, len: usize) {
-        unsafe { api!(RedisModule_ReplyWithArray)(self.0, len as std::os::raw::c_long) };
+    pub fn reply_bool(&self, v: bool) {
+        self.reply_i64(i64::from(v));
     }
 
+    pub fn reply_array(&self, len: usize) {
+        let len = c_long::try_from(len).unwrap_or(c_long::MAX);
+        // SAFETY: a live command context; the caller replies `len` elements.
+        unsafe { api!(RedisModule_ReplyWithArray)(self.raw(), len) };
+    }
+
+    /// An array whose length is set afterwards with `set_array_len`.
     pub fn reply_postponed_array(&self) {
-        unsafe { api!(RedisModule_ReplyWithArray)(self.0, raw::REDISMODULE_POSTPONED_ARRAY_LEN as std::os::raw::c_long) };
+        let postponed = raw::REDISMODULE_POSTPONED_ARRAY_LEN as c_long;
+        // SAFETY: a live command context; the caller sets the length.
+        unsafe { api!(RedisModule_ReplyWithArray)(self.raw(), postponed) };
     }
 
     pub fn set_array_len(&self, len: usize) {
-        unsafe { api!(RedisModule_ReplySetArrayLength)(self.0, len as std::os::raw::c_long) };
+        let len = c_long::try_from(len).unwrap_or(c_long::MAX);
+        // SAFETY: a live command context with a postponed array open.
+        unsafe { api!(RedisModule_ReplySetArrayLength)(self.raw(), len) };
     }
 
     /// A map of `pairs` field/value pairs: a RESP3 map, a flat array under RESP2.
     pub fn reply_map(&self, pairs: usize) {
+        // SAFETY: reading a function pointer RedisModule_Init wrote once.
         match unsafe { raw::RedisModule_ReplyWithMap } {
-            Some(f) => {
-                unsafe { f(self.0, pairs as std::os::raw::c_long) };
+            Some(reply_map) => {
+                let pairs = c_long::try_from(pairs).unwrap_or(c_long::MAX);
+                // SAFETY: a live command context; the caller replies the pairs.
+                unsafe { reply_map(self.raw(), pairs) };
             }
             None => self.reply_array(pairs * 2),
         }
     }
 
     pub fn reply_str(&self, s: &str) {
-        unsafe { api!(RedisModule_ReplyWithStringBuffer)(self.0, s.as_ptr() as *const c_char, s.len()) };
+        // SAFETY: a live command context; Redis copies `s.len()` bytes from `s`.
+        unsafe {
+            api!(RedisModule_ReplyWithStringBuffer)(
+                self.raw(),
+                s.as_ptr().cast::<c_char>(),
+                s.len(),
+            )
+        };
     }
 
     pub fn reply_error(&self, e: &CmdError) {
         match e {
-            CmdError::WrongType => unsafe { api!(RedisModule_ReplyWithError)(self.0, raw::REDISMODULE_ERRORMSG_WRONGTYPE.as_ptr() as *const c_char) },
-            CmdError::Message(m) => {
-                let c = CString::new(m.replace('\0', "\\0")).unwrap_or_default();
-                unsafe { api!(RedisModule_ReplyWithError)(self.0, c.as_ptr()) }
+            CmdError::WrongArity => {
+                // SAFETY: a live command context.
+                unsafe { api!(RedisModule_WrongArity)(self.raw()) };
             }
-        };
-    }
-
-    pub fn wrong_arity(&self) {
-        unsafe { api!(RedisModule_WrongArity)(self.0) };
+            CmdError::WrongType => {
+                let msg = raw::REDISMODULE_ERRORMSG_WRONGTYPE.as_ptr().cast::<c_char>();
+                // SAFETY: a live command context; the message is a NUL-terminated constant.
+                unsafe { api!(RedisModule_ReplyWithError)(self.raw(), msg) };
+            }
+            CmdError::Message(m) => {
+                let msg = CString::new(m.replace('\0', "\\0")).unwrap_or_default();
+                // SAFETY: a live command context; Redis copies the NUL-terminated message.
+                unsafe { api!(RedisModule_ReplyWithError)(self.raw(), msg.as_ptr()) };
+            }
+        }
     }
 
     /// True while loading AOF/RDB: replayed adds are not recent activity.
     pub fn is_loading(&self) -> bool {
-        let flags = unsafe { api!(RedisModule_GetContextFlags)(self.0) };
+        // SAFETY: a live command context.
+        let flags = unsafe { api!(RedisModule_GetContextFlags)(self.raw()) };
         flags & raw::REDISMODULE_CTX_FLAGS_LOADING as c_int != 0
     }
 
+    /// Replicates the command as it was called.
     pub fn replicate_verbatim(&self) {
-        unsafe { api!(RedisModule_ReplicateVerbatim)(self.0) };
+        // SAFETY: a live command context.
+        unsafe { api!(RedisModule_ReplicateVerbatim)(self.raw()) };
     }
 
-    /// Replicates `cmd key user` (a C-string command name).
-    pub fn replicate_key_user(&self, cmd: &'static [u8], key: RawString, user: RawString) {
-        unsafe { api!(RedisModule_Replicate)(self.0, cmd.as_ptr() as *const c_char, c"ss".as_ptr(), key, user) };
+    /// Replicates `command key user`.
+    pub fn replicate_key_user(
+        &self,
+        command: &'static std::ffi::CStr,
+        key: Arg<'_>,
+        user: Arg<'_>,
+    ) {
+        // SAFETY: a live command context; "ss" matches the two string
+        // arguments, which are arguments of this call.
+        unsafe {
+            api!(RedisModule_Replicate)(
+                self.raw(),
+                command.as_ptr(),
+                c"ss".as_ptr(),
+                key.raw(),
+                user.raw(),
+            )
+        };
     }
 
     /// A write changed `key`: keyspace event (generic class) `event`, then
     /// `del` if the key went away, and one WATCH / client-tracking signal.
-    pub fn changed(&self, event: &'static [u8], key: RawString, deleted: bool) {
-        let notify = |e: &'static [u8]| unsafe {
-            api!(RedisModule_NotifyKeyspaceEvent)(self.0, raw::REDISMODULE_NOTIFY_GENERIC, e.as_ptr() as *const c_char, key);
+    pub fn changed(&self, event: &'static std::ffi::CStr, key: Arg<'_>, deleted: bool) {
+        let notify = |e: &'static std::ffi::CStr| {
+            // SAFETY: a live command context; the event name is NUL-terminated
+            // and `key` is an argument of this call.
+            unsafe {
+                api!(RedisModule_NotifyKeyspaceEvent)(
+                    self.raw(),
+                    raw::REDISMODULE_NOTIFY_GENERIC as c_int,
+                    e.as_ptr(),
+                    key.raw(),
+                )
+            };
         };
         notify(event);
         if deleted {
-            notify(b"del\0");
+            notify(c"del");
         }
-        unsafe { api!(RedisModule_SignalModifiedKey)(self.0, key) };
+        // SAFETY: a live command context; `key` is an argument of this call.
+        unsafe { api!(RedisModule_SignalModifiedKey)(self.raw(), key.raw()) };
+    }
+
+    /// Opens `name` for reading, or for reading and writing.
+    pub fn open_key(&self, name: Arg<'_>, mode: KeyMode) -> Key<'_> {
+        let mode = match mode {
+            KeyMode::Read => raw::REDISMODULE_READ,
+            KeyMode::Write => raw::REDISMODULE_READ | raw::REDISMODULE_WRITE,
+        };
+        // SAFETY: a live command context and a key name argument of this call;
+        // the handle is closed by Key's Drop, within the call ('_ of &self).
+        let key = unsafe { api!(RedisModule_OpenKey)(self.raw(), name.raw(), mode as c_int) };
+        Key { key: NonNull::new(key.cast::<raw::RedisModuleKey>()), _ctx: PhantomData }
     }
 }
 
-/// The bytes of a command argument.
-pub fn arg_bytes<'a>(s: RawString) -> &'a [u8] {
-    let mut len = 0usize;
-    let p = unsafe { api!(RedisModule_StringPtrLen)(s, &mut len) };
-    if p.is_null() {
-        return &[];
-    }
-    unsafe { std::slice::from_raw_parts(p as *const u8, len) }
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum KeyMode {
+    Read,
+    Write,
 }
 
-/// What a key holds.
-pub enum Held {
-    Nothing,
-    /// The like-set's storage word.
-    Likes(u64),
+/// An open key, closed on drop; it cannot outlive the command's context.
+pub struct Key<'ctx> {
+    /// None: a missing key opened for reading.
+    key: Option<NonNull<raw::RedisModuleKey>>,
+    _ctx: PhantomData<&'ctx CommandCtx>,
 }
 
-/// An open key, closed on drop.
-pub struct Key {
-    key: *mut raw::RedisModuleKey,
-}
-
-impl Key {
-    pub fn open(ctx: &Ctx, name: RawString, write: bool) -> Key {
-        let mode = if write { raw::REDISMODULE_READ | raw::REDISMODULE_WRITE } else { raw::REDISMODULE_READ };
-        let key = unsafe { api!(RedisModule_OpenKey)(ctx.0, name, mode as c_int) } as *mut raw::RedisModuleKey;
-        Key { key }
-    }
-
-    /// What the key holds, or WRONGTYPE.
-    pub fn held(&self) -> Result<Held, CmdError> {
-        if self.key.is_null() {
-            return Ok(Held::Nothing);
-        }
-        let t = unsafe { api!(RedisModule_KeyType)(self.key) };
+impl Key<'_> {
+    /// The value word of the like-set the key holds, None for an empty key,
+    /// or WRONGTYPE.
+    fn value(&self) -> Result<Option<*mut std::ffi::c_void>, CmdError> {
+        let Some(key) = self.key else { return Ok(None) };
+        let key = key.as_ptr();
+        // SAFETY: an open key handle (closed only by Drop).
+        let t = unsafe { api!(RedisModule_KeyType)(key) };
         if t == raw::REDISMODULE_KEYTYPE_EMPTY as c_int {
-            return Ok(Held::Nothing);
+            return Ok(None);
         }
-        if t == raw::REDISMODULE_KEYTYPE_MODULE as c_int && unsafe { api!(RedisModule_ModuleTypeGetType)(self.key) } == like_type() {
-            let word = unsafe { api!(RedisModule_ModuleTypeGetValue)(self.key) } as usize as u64;
-            return Ok(Held::Likes(word));
+        let is_like_set = t == raw::REDISMODULE_KEYTYPE_MODULE as c_int && {
+            // SAFETY: an open key handle holding a module value.
+            let key_type = unsafe { api!(RedisModule_ModuleTypeGetType)(key) };
+            key_type == like_type()
+        };
+        if is_like_set {
+            // SAFETY: an open key holding a value of our type.
+            return Ok(Some(unsafe { api!(RedisModule_ModuleTypeGetValue)(key) }));
         }
         Err(CmdError::WrongType)
     }
 
     /// Runs `f` on the like-set, or on None when the key is empty.
     pub fn read<R>(&self, f: impl FnOnce(Option<&LikeSet>) -> R) -> Result<R, CmdError> {
-        Ok(match self.held()? {
-            Held::Nothing => f(None),
-            Held::Likes(w) => unsafe { LikeSet::with_word(w, |s| f(Some(s))) },
+        Ok(match self.value()? {
+            None => f(None),
+            // SAFETY: the key holds a live value of our type, unchanged while we borrow it.
+            Some(word) => unsafe { value::with_value(word, |set| f(Some(set))) },
         })
     }
 
     /// Runs `f` on the like-set (a new empty one for an empty key) and stores
     /// the result: a new value, a replaced word, or the key deleted when empty.
+    /// The key must be open for writing.
     pub fn update<R>(&self, f: impl FnOnce(&mut LikeSet) -> R) -> Result<R, CmdError> {
-        match self.held()? {
-            Held::Nothing => {
+        let old = self.value()?;
+        let Some(key) = self.key else {
+            return Err(CmdError::msg("ERR key not open for writing"));
+        };
+        let key = key.as_ptr();
+        match old {
+            None => {
                 let mut set = LikeSet::new();
                 let r = f(&mut set);
                 if !set.is_empty() {
-                    stats::added(&set);
-                    let word = set.into_word();
-                    unsafe { api!(RedisModule_ModuleTypeSetValue)(self.key, like_type(), word as usize as *mut _) };
+                    info::added(&set);
+                    let word = value::into_value(set);
+                    // SAFETY: a key open for writing; Redis takes ownership of the word.
+                    unsafe { api!(RedisModule_ModuleTypeSetValue)(key, like_type(), word) };
                 }
                 Ok(r)
             }
-            Held::Likes(old) => {
-                let mut word = old;
-                let r = unsafe {
-                    LikeSet::with_word_mut(&mut word, |s| {
-                        let before = stats::Summary::of(s);
-                        let r = f(s);
-                        stats::changed(before, stats::Summary::of(s));
+            Some(old) => {
+                // SAFETY: the key owns the value; nothing else touches it
+                // during the command, and the new word is stored below.
+                let (r, new) = unsafe {
+                    value::with_value_mut(old, |set| {
+                        let before = info::Summary::of(set);
+                        let r = f(set);
+                        info::changed(before, info::Summary::of(set));
                         r
                     })
                 };
-                if word != old {
-                    let mut prev = std::ptr::null_mut();
-                    // The old word was consumed by with_word_mut: replace without freeing it.
-                    unsafe { api!(RedisModule_ModuleTypeReplaceValue)(self.key, like_type(), word as usize as *mut _, &mut prev) };
-                }
-                if word == 0 {
-                    // The value is now the empty word (0): freeing it is a no-op.
-                    unsafe { api!(RedisModule_DeleteKey)(self.key) };
+                match new {
+                    None => {
+                        // SAFETY: a key open for writing whose value was
+                        // consumed by with_value_mut: swap in a null value
+                        // (freeing null is a no-op), then delete the key.
+                        unsafe {
+                            let mut prev = std::ptr::null_mut();
+                            api!(RedisModule_ModuleTypeReplaceValue)(
+                                key,
+                                like_type(),
+                                std::ptr::null_mut(),
+                                &mut prev,
+                            );
+                            api!(RedisModule_DeleteKey)(key);
+                        }
+                    }
+                    Some(new) if new != old => {
+                        let mut prev = std::ptr::null_mut();
+                        // SAFETY: a key open for writing; the old word was
+                        // consumed by with_value_mut, so it is replaced
+                        // without being freed.
+                        unsafe {
+                            api!(RedisModule_ModuleTypeReplaceValue)(
+                                key,
+                                like_type(),
+                                new,
+                                &mut prev,
+                            )
+                        };
+                    }
+                    Some(_) => {}
                 }
                 Ok(r)
             }
@@ -225,10 +379,11 @@ impl Key {
     }
 }
 
-impl Drop for Key {
+impl Drop for Key<'_> {
     fn drop(&mut self) {
-        if !self.key.is_null() {
-            unsafe { api!(RedisModule_CloseKey)(self.key) };
+        if let Some(key) = self.key {
+            // SAFETY: an open key handle, closed exactly once, within the call.
+            unsafe { api!(RedisModule_CloseKey)(key.as_ptr()) };
         }
     }
 }

@@ -1,18 +1,23 @@
-//! The `extern "C"` callbacks of the like-set Redis data type, all here:
-//! RDB load/save, AOF rewrite, MEMORY USAGE, DEBUG DIGEST, COPY, free and
-//! free effort (lazy free). The value Redis stores is the like-set's storage
-//! word (`LikeSet::into_word`): Redis never looks inside it.
+//! Every `extern "C"` callback Redis calls, apart from the command entry
+//! points (generated in `command_table`): the like-set data type's (RDB
+//! load/save, AOF rewrite, MEMORY USAGE, DEBUG DIGEST, COPY, free and free
+//! effort for lazy free) and the INFO section's. The value Redis stores is
+//! the value word of `value`: Redis never looks inside it.
+//!
+//! Redis calls the type callbacks with values this module created; `free`
+//! and `free_effort` may run in the lazy-free thread, so they touch nothing
+//! but the value and the atomic INFO counters.
 
 use std::ffi::c_void;
-use std::os::raw::c_int;
+use std::os::raw::{c_char, c_int};
 
 use redis_module::native_types::RedisType;
 use redis_module::raw;
 
-use crate::config;
+use super::value::{from_value, into_value, with_value};
+use super::{config, info};
 use crate::likeset::codec::{self, CURRENT_VERSION, OLDEST_VERSION};
 use crate::likeset::LikeSet;
-use crate::stats;
 
 /// Type name: exactly 9 characters.
 pub const TYPE_NAME: &str = "like-sets";
@@ -50,10 +55,6 @@ pub fn like_type() -> *mut raw::RedisModuleType {
     *LIKE_TYPE.raw_type.borrow()
 }
 
-fn word(value: *mut c_void) -> u64 {
-    value as usize as u64
-}
-
 fn log_warning(msg: &str) {
     redis_module::logging::log_warning(msg);
 }
@@ -61,7 +62,10 @@ fn log_warning(msg: &str) {
 unsafe extern "C" fn rdb_load(rdb: *mut raw::RedisModuleIO, encver: c_int) -> *mut c_void {
     let Ok(version) = u32::try_from(encver) else { return std::ptr::null_mut() };
     if !(OLDEST_VERSION..=CURRENT_VERSION).contains(&version) {
-        log_warning(&format!("like: cannot load encoding version {version}; this module reads {OLDEST_VERSION} to {CURRENT_VERSION}"));
+        log_warning(&format!(
+            "like: cannot load encoding version {version}; \
+             this module reads {OLDEST_VERSION} to {CURRENT_VERSION}"
+        ));
         return std::ptr::null_mut();
     }
     // HANDLE_IO_ERRORS is set: a failed read flags the IO instead of aborting.
@@ -69,8 +73,8 @@ unsafe extern "C" fn rdb_load(rdb: *mut raw::RedisModuleIO, encver: c_int) -> *m
     let Ok(blob) = raw::load_string_buffer(rdb) else { return std::ptr::null_mut() };
     match codec::decode(blob.as_ref(), version, &config::policy()) {
         Ok(set) if set.len() == count => {
-            stats::added(&set);
-            set.into_word() as usize as *mut c_void
+            info::added(&set);
+            into_value(set)
         }
         Ok(_) => {
             log_warning("like: refusing a payload whose count does not match its IDs");
@@ -92,67 +96,99 @@ thread_local! {
 const SAVE_BUFFER_KEEP: usize = 1 << 20;
 
 unsafe extern "C" fn rdb_save(rdb: *mut raw::RedisModuleIO, value: *mut c_void) {
-    LikeSet::with_word(word(value), |set| {
-        let save = |blob: &mut Vec<u8>| {
-            blob.clear();
-            codec::encode(set, blob);
-            raw::save_unsigned(rdb, set.len());
-            raw::save_slice(rdb, blob);
-        };
-        SAVE_BUFFER.with(|buf| match buf.try_borrow_mut() {
-            Ok(mut blob) => {
-                save(&mut blob);
-                if blob.capacity() > SAVE_BUFFER_KEEP {
-                    *blob = Vec::new();
-                }
-            }
-            // Not reentrant in practice; never skip a value if it were.
-            Err(_) => save(&mut Vec::new()),
-        })
-    });
+    // SAFETY: Redis passes a live value of this type, unchanged during the call.
+    unsafe { with_value(value, |set| rdb_save_set(rdb, set)) }
 }
 
-unsafe extern "C" fn aof_rewrite(aof: *mut raw::RedisModuleIO, key: *mut raw::RedisModuleString, value: *mut c_void) {
-    let (Some(emit), Some(create), Some(free_string)) =
-        (raw::RedisModule_EmitAOF, raw::RedisModule_CreateStringFromLongLong, raw::RedisModule_FreeString)
-    else {
+fn rdb_save_set(rdb: *mut raw::RedisModuleIO, set: &LikeSet) {
+    let save = |blob: &mut Vec<u8>| {
+        blob.clear();
+        codec::encode(set, blob);
+        raw::save_unsigned(rdb, set.len());
+        raw::save_slice(rdb, blob);
+    };
+    SAVE_BUFFER.with(|buf| match buf.try_borrow_mut() {
+        Ok(mut blob) => {
+            save(&mut blob);
+            if blob.capacity() > SAVE_BUFFER_KEEP {
+                *blob = Vec::new();
+            }
+        }
+        // Not reentrant in practice; never skip a value if it were.
+        Err(_) => save(&mut Vec::new()),
+    })
+}
+
+unsafe extern "C" fn aof_rewrite(
+    aof: *mut raw::RedisModuleIO,
+    key: *mut raw::RedisModuleString,
+    value: *mut c_void,
+) {
+    // SAFETY: reading function pointers RedisModule_Init wrote once.
+    let (Some(emit), Some(create), Some(free_string)) = (unsafe {
+        (
+            raw::RedisModule_EmitAOF,
+            raw::RedisModule_CreateStringFromLongLong,
+            raw::RedisModule_FreeString,
+        )
+    }) else {
         return;
     };
-    LikeSet::with_word(word(value), |set| {
-        let mut ids = set.iter().peekable();
-        let mut argv: Vec<*mut raw::RedisModuleString> = Vec::with_capacity(AOF_CHUNK);
-        while ids.peek().is_some() {
-            argv.extend(ids.by_ref().take(AOF_CHUNK).map(|id| create(std::ptr::null_mut(), id as i64)));
+    let mut argv: Vec<*mut raw::RedisModuleString> = Vec::with_capacity(AOF_CHUNK);
+    let flush = |argv: &mut Vec<*mut raw::RedisModuleString>| {
+        // SAFETY: `aof` and `key` are what Redis passed; "sv" matches the key
+        // string and the vector of argv.len() strings created below, which
+        // are freed right after (a NULL context: not auto-memory).
+        unsafe {
             emit(aof, c"LIKE.ADD".as_ptr(), c"sv".as_ptr(), key, argv.as_ptr(), argv.len());
             for s in argv.drain(..) {
                 free_string(std::ptr::null_mut(), s);
             }
         }
-    });
+    };
+    let push = |id: u64| {
+        // SAFETY: creating a string needs no context; IDs fit i64.
+        argv.push(unsafe { create(std::ptr::null_mut(), id as i64) });
+        if argv.len() == AOF_CHUNK {
+            flush(&mut argv);
+        }
+    };
+    // SAFETY: Redis passes a live value of this type, unchanged during the call.
+    unsafe { with_value(value, |set| set.for_each(push)) };
+    if !argv.is_empty() {
+        flush(&mut argv);
+    }
 }
 
 unsafe extern "C" fn mem_usage(value: *const c_void) -> usize {
-    LikeSet::with_word(value as usize as u64, |set| set.heap_bytes())
+    // SAFETY: Redis passes a live value of this type.
+    unsafe { with_value(value, LikeSet::heap_bytes) }
 }
 
 unsafe extern "C" fn digest(md: *mut raw::RedisModuleDigest, value: *mut c_void) {
-    let (Some(add), Some(end)) = (raw::RedisModule_DigestAddLongLong, raw::RedisModule_DigestEndSequence) else { return };
-    LikeSet::with_word(word(value), |set| {
-        for id in set.iter() {
-            add(md, id as i64);
-        }
-    });
-    end(md);
+    // SAFETY: reading function pointers RedisModule_Init wrote once.
+    let (Some(add), Some(end)) =
+        (unsafe { (raw::RedisModule_DigestAddLongLong, raw::RedisModule_DigestEndSequence) })
+    else {
+        return;
+    };
+    // SAFETY: Redis passes a live digest and a live value of this type.
+    unsafe {
+        with_value(value, |set| set.for_each(|id| add(md, id as i64)));
+        end(md);
+    }
 }
 
 unsafe extern "C" fn free(value: *mut c_void) {
-    let set = LikeSet::from_word(word(value));
-    stats::removed(&set);
+    // SAFETY: Redis frees each value once; the set owns it from here on.
+    let set = unsafe { from_value(value) };
+    info::removed(&set);
     drop(set);
 }
 
 unsafe extern "C" fn free_effort(_key: *mut raw::RedisModuleString, value: *const c_void) -> usize {
-    LikeSet::with_word(value as usize as u64, |set| set.free_effort())
+    // SAFETY: Redis passes a live value of this type.
+    unsafe { with_value(value, LikeSet::free_effort) }
 }
 
 unsafe extern "C" fn copy(
@@ -160,8 +196,24 @@ unsafe extern "C" fn copy(
     _to: *mut raw::RedisModuleString,
     value: *const c_void,
 ) -> *mut c_void {
-    let copy = LikeSet::with_word(value as usize as u64, LikeSet::clone);
-    stats::added(&copy);
-    copy.into_word() as usize as *mut c_void
+    // SAFETY: Redis passes a live value of this type.
+    let copy = unsafe { with_value(value, LikeSet::clone) };
+    info::added(&copy);
+    into_value(copy)
 }
 
+/// The INFO callback: section `like_stats`.
+pub extern "C" fn info_section(ctx: *mut raw::RedisModuleInfoCtx, _for_crash_report: c_int) {
+    // SAFETY: reading function pointers RedisModule_Init wrote once.
+    let (Some(section), Some(field)) =
+        (unsafe { (raw::RedisModule_InfoAddSection, raw::RedisModule_InfoAddFieldLongLong) })
+    else {
+        return;
+    };
+    // SAFETY: Redis passes a live INFO context; names are NUL-terminated and copied.
+    unsafe { section(ctx, c"stats".as_ptr().cast_mut()) };
+    info::fields(|name, v| {
+        // SAFETY: as above.
+        unsafe { field(ctx, name.as_ptr().cast::<c_char>(), v) };
+    });
+}

@@ -1,117 +1,250 @@
-//! Every command's metadata, declared once: name, handler, flags, arity and
-//! key specs. Registered with RedisModule_CreateCommand and (Redis 7.0+)
-//! RedisModule_SetCommandInfo, so COMMAND INFO / COMMAND GETKEYS, cluster
-//! routing, CROSSSLOT and client-side caching all see exactly the keys.
+//! Every command, declared once: name, handler, flags, arity, key specs,
+//! arguments, summary and complexity. The `commands!` macro makes each
+//! row's C entry point; `register` hands the table to Redis:
+//! RedisModule_CreateCommand, RedisModule_SetCommandInfo (COMMAND INFO,
+//! COMMAND DOCS and redis-cli hints, COMMAND GETKEYS, cluster routing,
+//! CROSSSLOT, client-side caching) and, where the server has them, ACL
+//! categories.
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::os::raw::c_int;
 
 use redis_module::raw;
 
-use crate::commands;
-use crate::redis_api::{CmdResult, Ctx, RawString};
+use super::api::{Arg, CmdError, CmdResult, CommandCtx};
+use super::commands;
 
-type Handler = fn(&Ctx, &[RawString]) -> CmdResult;
+/// A command handler: parse, call the like-set, reply, replicate, notify.
+pub type Handler = for<'call> fn(&CommandCtx, &[Arg<'call>]) -> CmdResult;
 
-/// Where the keys are: one key at `first`, or every argument from `first` on.
+/// The C entry point Redis calls for a command.
+type Entry =
+    extern "C" fn(*mut raw::RedisModuleCtx, *mut *mut raw::RedisModuleString, c_int) -> c_int;
+
+/// Where the keys are: one key at an index, or every argument from an index on.
 #[derive(Clone, Copy)]
-enum Keys {
+pub enum Keys {
     One(i32),
     AllFrom(i32),
 }
 
-struct Command {
-    name: &'static str,
-    handler: Handler,
-    flags: &'static str,
+#[derive(Clone, Copy)]
+pub enum ArgType {
+    Key,
+    Integer,
+}
+
+/// One argument, as COMMAND DOCS shows it.
+#[derive(Clone, Copy)]
+pub struct ArgDoc {
+    name: &'static CStr,
+    arg_type: ArgType,
+    /// The keyword before the value (`AFTER user`).
+    token: Option<&'static CStr>,
+    optional: bool,
+    multiple: bool,
+}
+
+const fn arg(name: &'static CStr, arg_type: ArgType) -> ArgDoc {
+    ArgDoc { name, arg_type, token: None, optional: false, multiple: false }
+}
+
+impl ArgDoc {
+    const fn multiple(self) -> ArgDoc {
+        ArgDoc { multiple: true, ..self }
+    }
+
+    const fn optional_token(self, token: &'static CStr) -> ArgDoc {
+        ArgDoc { token: Some(token), optional: true, ..self }
+    }
+}
+
+const KEY: ArgDoc = arg(c"key", ArgType::Key);
+const KEYS: ArgDoc = KEY.multiple();
+const USER: ArgDoc = arg(c"user", ArgType::Integer);
+const USERS: ArgDoc = USER.multiple();
+
+pub struct Command {
+    pub name: &'static CStr,
+    entry: Entry,
+    flags: &'static CStr,
     /// Redis arity: exact if positive, minimum if negative (counts the name).
     arity: i32,
     keys: Keys,
     key_flags: u32,
-    summary: &'static str,
-    complexity: &'static str,
+    args: &'static [ArgDoc],
+    summary: &'static CStr,
+    complexity: &'static CStr,
 }
 
-const WRITE: &str = "write deny-oom fast";
-const READ_FAST: &str = "readonly fast";
+const WRITE: &CStr = c"write deny-oom fast";
+const READ_FAST: &CStr = c"readonly fast";
+const READ: &CStr = c"readonly";
 const INSERT: u32 = raw::REDISMODULE_CMD_KEY_RW | raw::REDISMODULE_CMD_KEY_INSERT;
 const DELETE: u32 = raw::REDISMODULE_CMD_KEY_RW | raw::REDISMODULE_CMD_KEY_DELETE;
 const UPDATE: u32 = raw::REDISMODULE_CMD_KEY_RW | raw::REDISMODULE_CMD_KEY_UPDATE;
 const ACCESS: u32 = raw::REDISMODULE_CMD_KEY_RO | raw::REDISMODULE_CMD_KEY_ACCESS;
 
-const COMMANDS: &[Command] = &[
-    Command { name: "like.add", handler: commands::add, flags: WRITE, arity: -3, keys: Keys::One(1), key_flags: INSERT,
-        summary: "Adds likes of users; replies how many were new", complexity: "O(U log N) for U users" },
-    Command { name: "like.del", handler: commands::del, flags: WRITE, arity: -3, keys: Keys::One(1), key_flags: DELETE,
-        summary: "Removes likes of users; replies how many were removed", complexity: "O(U log N) for U users" },
-    Command { name: "like.toggle", handler: commands::toggle, flags: WRITE, arity: 3, keys: Keys::One(1), key_flags: UPDATE,
-        summary: "Likes or unlikes; replies 1 if the user likes it now", complexity: "O(log N)" },
-    Command { name: "like.count", handler: commands::count, flags: READ_FAST, arity: 2, keys: Keys::One(1), key_flags: ACCESS,
-        summary: "Exact like count", complexity: "O(1)" },
-    Command { name: "like.mcount", handler: commands::mcount, flags: READ_FAST, arity: -2, keys: Keys::AllFrom(1), key_flags: ACCESS,
-        summary: "Like counts of many keys", complexity: "O(K) for K keys" },
-    Command { name: "like.has", handler: commands::has, flags: READ_FAST, arity: 3, keys: Keys::One(1), key_flags: ACCESS,
-        summary: "Whether a user likes it", complexity: "O(log N)" },
-    Command { name: "like.status", handler: commands::status, flags: READ_FAST, arity: -3, keys: Keys::AllFrom(2), key_flags: ACCESS,
-        summary: "[count, liked] for each key, for one user", complexity: "O(K log N) for K keys" },
-    Command { name: "like.users", handler: commands::users, flags: "readonly", arity: -2, keys: Keys::One(1), key_flags: ACCESS,
-        summary: "Page of user IDs in ascending order", complexity: "O(log N + n)" },
-    Command { name: "like.rate", handler: commands::rate, flags: READ_FAST, arity: 2, keys: Keys::One(1), key_flags: ACCESS,
-        summary: "Likes added in the last minute and hour", complexity: "O(1)" },
-    Command { name: "like.info", handler: commands::info, flags: "readonly", arity: 2, keys: Keys::One(1), key_flags: ACCESS,
-        summary: "Count, encoding, memory and rates of a key", complexity: "O(1) (O(containers) for roaring memory)" },
-];
-
-/// Dispatches a raw call to the table entry `I` (one monomorphic C entry point per command).
-extern "C" fn dispatch<const I: usize>(ctx: *mut raw::RedisModuleCtx, argv: *mut RawString, argc: c_int) -> c_int {
-    let ctx = Ctx(ctx);
-    let cmd = &COMMANDS[I];
-    let args: &[RawString] = if argv.is_null() || argc <= 0 {
-        &[]
-    } else {
-        // SAFETY: Redis passes argc valid argument pointers.
-        unsafe { std::slice::from_raw_parts(argv, argc as usize) }
+/// Declares the table: one row per command, its C entry point generated.
+macro_rules! commands {
+    ($($name:literal => $handler:path {
+        flags: $flags:expr,
+        arity: $arity:literal,
+        keys: $keys:expr,
+        key_flags: $key_flags:expr,
+        args: [$($arg:expr),* $(,)?],
+        summary: $summary:literal,
+        complexity: $complexity:literal $(,)?
+    }),+ $(,)?) => {
+        pub const COMMANDS: &[Command] = &[$(
+            Command {
+                name: $name,
+                entry: {
+                    extern "C" fn entry(
+                        ctx: *mut raw::RedisModuleCtx,
+                        argv: *mut *mut raw::RedisModuleString,
+                        argc: c_int,
+                    ) -> c_int {
+                        // SAFETY: Redis calls a command's entry point with the
+                        // call's context and its argc arguments.
+                        unsafe { run(ctx, argv, argc, $arity, $handler) }
+                    }
+                    entry
+                },
+                flags: $flags,
+                arity: $arity,
+                keys: $keys,
+                key_flags: $key_flags,
+                args: &[$($arg),*],
+                summary: $summary,
+                complexity: $complexity,
+            }
+        ),+];
     };
-    let arity_ok = if cmd.arity >= 0 { args.len() == cmd.arity as usize } else { args.len() >= cmd.arity.unsigned_abs() as usize };
-    if !arity_ok {
-        ctx.wrong_arity();
-    } else if let Err(e) = (cmd.handler)(&ctx, args) {
+}
+
+commands! {
+    c"like.add" => commands::add {
+        flags: WRITE, arity: -3, keys: Keys::One(1), key_flags: INSERT,
+        args: [KEY, USERS],
+        summary: c"Adds likes of users; replies how many were new",
+        complexity: c"O(U log N) for U users",
+    },
+    c"like.del" => commands::del {
+        flags: WRITE, arity: -3, keys: Keys::One(1), key_flags: DELETE,
+        args: [KEY, USERS],
+        summary: c"Removes likes of users; replies how many were removed",
+        complexity: c"O(U log N) for U users",
+    },
+    c"like.toggle" => commands::toggle {
+        flags: WRITE, arity: 3, keys: Keys::One(1), key_flags: UPDATE,
+        args: [KEY, USER],
+        summary: c"Likes or unlikes; replies 1 if the user likes it now",
+        complexity: c"O(log N)",
+    },
+    c"like.count" => commands::count {
+        flags: READ_FAST, arity: 2, keys: Keys::One(1), key_flags: ACCESS,
+        args: [KEY],
+        summary: c"Exact like count",
+        complexity: c"O(1)",
+    },
+    c"like.mcount" => commands::mcount {
+        flags: READ_FAST, arity: -2, keys: Keys::AllFrom(1), key_flags: ACCESS,
+        args: [KEYS],
+        summary: c"Like counts of many keys",
+        complexity: c"O(K) for K keys",
+    },
+    c"like.has" => commands::has {
+        flags: READ_FAST, arity: 3, keys: Keys::One(1), key_flags: ACCESS,
+        args: [KEY, USER],
+        summary: c"Whether a user likes it",
+        complexity: c"O(log N)",
+    },
+    c"like.status" => commands::status {
+        flags: READ_FAST, arity: -3, keys: Keys::AllFrom(2), key_flags: ACCESS,
+        args: [USER, KEYS],
+        summary: c"[count, liked] for each key, for one user",
+        complexity: c"O(K log N) for K keys",
+    },
+    c"like.users" => commands::users {
+        flags: READ, arity: -2, keys: Keys::One(1), key_flags: ACCESS,
+        args: [
+            KEY,
+            arg(c"after", ArgType::Integer).optional_token(c"AFTER"),
+            arg(c"limit", ArgType::Integer).optional_token(c"LIMIT"),
+        ],
+        summary: c"Page of user IDs in ascending order",
+        complexity: c"O(log N + n)",
+    },
+    c"like.rate" => commands::rate {
+        flags: READ_FAST, arity: 2, keys: Keys::One(1), key_flags: ACCESS,
+        args: [KEY],
+        summary: c"Likes added in the last minute and hour",
+        complexity: c"O(1)",
+    },
+    c"like.info" => commands::info {
+        flags: READ, arity: 2, keys: Keys::One(1), key_flags: ACCESS,
+        args: [KEY],
+        summary: c"Count, encoding, memory and rates of a key",
+        complexity: c"O(1) (O(containers) for roaring memory)",
+    },
+}
+
+/// Runs one command call: arity check, handler, error reply.
+///
+/// # Safety
+/// `ctx`, `argv` and `argc` must be what Redis passed to the running command.
+unsafe fn run(
+    ctx: *mut raw::RedisModuleCtx,
+    argv: *mut *mut raw::RedisModuleString,
+    argc: c_int,
+    arity: i32,
+    handler: Handler,
+) -> c_int {
+    // SAFETY: per this function's contract; both live only for this call.
+    let (Some(ctx), args) = (unsafe { CommandCtx::new(ctx) }, unsafe { Arg::slice(argv, argc) })
+    else {
+        return raw::Status::Err as c_int;
+    };
+    let arity_ok = match usize::try_from(arity) {
+        Ok(exact) => args.len() == exact,
+        Err(_) => args.len() >= arity.unsigned_abs() as usize,
+    };
+    let result = if arity_ok { handler(&ctx, args) } else { Err(CmdError::WrongArity) };
+    if let Err(e) = result {
         ctx.reply_error(&e);
     }
     raw::Status::Ok as c_int
 }
 
-const ENTRIES: [raw::RedisModuleCmdFunc; 10] = [
-    Some(dispatch::<0>), Some(dispatch::<1>), Some(dispatch::<2>), Some(dispatch::<3>), Some(dispatch::<4>),
-    Some(dispatch::<5>), Some(dispatch::<6>), Some(dispatch::<7>), Some(dispatch::<8>), Some(dispatch::<9>),
-];
-const _: () = assert!(ENTRIES.len() == COMMANDS.len());
-
 /// The ACL category every command joins where the server lets modules add one.
-const ACL_CATEGORY: &str = "like";
+const ACL_CATEGORY: &CStr = c"like";
 
-/// Registers every command; an error message on failure.
+/// Registers every command (called once, from OnLoad); an error message on failure.
 pub fn register(ctx: *mut raw::RedisModuleCtx) -> Result<(), String> {
-    let create = unsafe { raw::RedisModule_CreateCommand }.ok_or("RedisModule_CreateCommand missing")?;
+    // SAFETY: reading function pointers RedisModule_Init wrote once.
+    let (create, get_command) =
+        unsafe { (raw::RedisModule_CreateCommand, raw::RedisModule_GetCommand) };
+    let create = create.ok_or("RedisModule_CreateCommand missing")?;
+    let get_command = get_command.ok_or("RedisModule_GetCommand missing: Redis 7.0 or later")?;
     let own_category = add_acl_category(ctx);
-    for (cmd, entry) in COMMANDS.iter().zip(ENTRIES) {
-        let name = CString::new(cmd.name).map_err(|e| e.to_string())?;
-        let flags = CString::new(cmd.flags).map_err(|e| e.to_string())?;
+    for cmd in COMMANDS {
         let (first, last) = match cmd.keys {
             Keys::One(i) => (i, i),
             Keys::AllFrom(i) => (i, -1),
         };
-        if unsafe { create(ctx, name.as_ptr(), entry, flags.as_ptr(), first, last, 1) } != raw::Status::Ok as c_int {
-            return Err(format!("cannot register {}", cmd.name));
-        }
-        // Command info and ACL categories need the command's handle (Redis 7.0+ API).
-        let Some(get_command) = (unsafe { raw::RedisModule_GetCommand }) else {
-            continue;
+        // SAFETY: OnLoad's context; NUL-terminated name and flags; the entry
+        // point follows the command calling convention.
+        let created = unsafe {
+            create(ctx, cmd.name.as_ptr(), Some(cmd.entry), cmd.flags.as_ptr(), first, last, 1)
         };
-        // SAFETY: called from OnLoad with the NUL-terminated name of a command this module just created.
-        let command = unsafe { get_command(ctx, name.as_ptr()) };
+        if created != raw::Status::Ok as c_int {
+            return Err(format!("cannot register {:?}", cmd.name));
+        }
+        // SAFETY: OnLoad's context and the name of a command just created.
+        let command = unsafe { get_command(ctx, cmd.name.as_ptr()) };
         if command.is_null() {
-            return Err(format!("cannot find {} after registering it", cmd.name));
+            return Err(format!("cannot find {:?} after registering it", cmd.name));
         }
         set_info(command, cmd)?;
         set_acl_categories(command, cmd, own_category)?;
@@ -122,18 +255,20 @@ pub fn register(ctx: *mut raw::RedisModuleCtx) -> Result<(), String> {
 /// Adds the `like` ACL category (Redis 7.4+, Valkey 8); false where the
 /// server has no RedisModule_AddACLCategory.
 fn add_acl_category(ctx: *mut raw::RedisModuleCtx) -> bool {
+    // SAFETY: reading a function pointer RedisModule_Init wrote once.
     let Some(add_category) = (unsafe { raw::RedisModule_AddACLCategory }) else {
         return false;
     };
-    let name = CString::new(ACL_CATEGORY).unwrap_or_default();
     // SAFETY: called from OnLoad (the only time the API allows it) with a NUL-terminated name.
-    unsafe { add_category(ctx, name.as_ptr()) == raw::Status::Ok as c_int }
+    unsafe { add_category(ctx, ACL_CATEGORY.as_ptr()) == raw::Status::Ok as c_int }
 }
 
 /// The ACL categories a Redis user expects of a command, from its flags:
 /// `write` or `read`, `fast`, and the module's own category when it exists.
-fn acl_categories(flags: &str, own_category: bool) -> String {
+fn acl_categories(flags: &CStr, own_category: bool) -> CString {
     let mut categories: Vec<&str> = flags
+        .to_str()
+        .unwrap_or_default()
         .split(' ')
         .filter_map(|flag| match flag {
             "write" => Some("write"),
@@ -143,26 +278,32 @@ fn acl_categories(flags: &str, own_category: bool) -> String {
         })
         .collect();
     if own_category {
-        categories.push(ACL_CATEGORY);
+        categories.push(ACL_CATEGORY.to_str().unwrap_or_default());
     }
-    categories.join(" ")
+    CString::new(categories.join(" ")).unwrap_or_default()
 }
 
 /// ACL categories (Redis 7.2+, Valkey; Redis 7.0 gives module commands none).
-fn set_acl_categories(command: *mut raw::RedisModuleCommand, cmd: &Command, own_category: bool) -> Result<(), String> {
+fn set_acl_categories(
+    command: *mut raw::RedisModuleCommand,
+    cmd: &Command,
+    own_category: bool,
+) -> Result<(), String> {
+    // SAFETY: reading a function pointer RedisModule_Init wrote once.
     let Some(set_categories) = (unsafe { raw::RedisModule_SetCommandACLCategories }) else {
         return Ok(());
     };
-    let categories = CString::new(acl_categories(cmd.flags, own_category)).map_err(|e| e.to_string())?;
-    // SAFETY: `command` is this module's command; the categories string is NUL-terminated.
+    let categories = acl_categories(cmd.flags, own_category);
+    // SAFETY: called from OnLoad with this module's command and a NUL-terminated string.
     if unsafe { set_categories(command, categories.as_ptr()) } != raw::Status::Ok as c_int {
-        return Err(format!("cannot set ACL categories {categories:?} of {}", cmd.name));
+        return Err(format!("cannot set ACL categories {categories:?} of {:?}", cmd.name));
     }
     Ok(())
 }
 
-/// Arity and key specs (Redis 7.0 API; older servers keep the legacy key range).
+/// Arity, key specs, arguments and docs (Redis 7.0 API).
 fn set_info(command: *mut raw::RedisModuleCommand, cmd: &Command) -> Result<(), String> {
+    // SAFETY: reading a function pointer RedisModule_Init wrote once.
     let Some(set_command_info) = (unsafe { raw::RedisModule_SetCommandInfo }) else {
         return Ok(());
     };
@@ -170,8 +311,9 @@ fn set_info(command: *mut raw::RedisModuleCommand, cmd: &Command) -> Result<(), 
         Keys::One(i) => (i, 0),
         Keys::AllFrom(i) => (i, -1),
     };
-    // SAFETY: plain C structs; zeroed is their documented "unset" state, and
-    // the second key spec stays zeroed as the array terminator.
+    // SAFETY: plain C structs of integers, pointers and unions of those;
+    // all-zero is their documented "unset" state, and the second key spec
+    // stays zeroed as the array terminator.
     let mut specs: [raw::RedisModuleCommandKeySpec; 2] = unsafe { std::mem::zeroed() };
     specs[0].flags = u64::from(cmd.key_flags);
     specs[0].begin_search_type = raw::RedisModuleKeySpecBeginSearchType_REDISMODULE_KSPEC_BS_INDEX;
@@ -180,28 +322,57 @@ fn set_info(command: *mut raw::RedisModuleCommand, cmd: &Command) -> Result<(), 
     specs[0].fk.range.lastkey = lastkey;
     specs[0].fk.range.keystep = 1;
     specs[0].fk.range.limit = 0;
+    let mut args: Vec<raw::RedisModuleCommandArg> = cmd.args.iter().map(arg_info).collect();
+    // SAFETY: as above; a zeroed argument (null name) terminates the array.
+    args.push(unsafe { std::mem::zeroed() });
     let version = raw::RedisModuleCommandInfoVersion {
         version: 1,
         sizeof_historyentry: std::mem::size_of::<raw::RedisModuleCommandHistoryEntry>(),
         sizeof_keyspec: std::mem::size_of::<raw::RedisModuleCommandKeySpec>(),
         sizeof_arg: std::mem::size_of::<raw::RedisModuleCommandArg>(),
     };
-    let summary = CString::new(cmd.summary).map_err(|e| e.to_string())?;
-    let complexity = CString::new(cmd.complexity).map_err(|e| e.to_string())?;
-    let since = c"1.0.0";
     let info = raw::RedisModuleCommandInfo {
         version: &version,
-        summary: summary.as_ptr(),
-        complexity: complexity.as_ptr(),
-        since: since.as_ptr(),
+        summary: cmd.summary.as_ptr(),
+        complexity: cmd.complexity.as_ptr(),
+        since: c"1.0.0".as_ptr(),
         history: std::ptr::null_mut(),
         tips: std::ptr::null(),
         arity: cmd.arity,
         key_specs: specs.as_mut_ptr(),
-        args: std::ptr::null_mut(),
+        args: args.as_mut_ptr(),
     };
+    // SAFETY: this module's command, during OnLoad; every pointer in `info`
+    // is valid for the call (Redis copies what it keeps), the arrays are
+    // terminated by zeroed entries.
     if unsafe { set_command_info(command, &info) } != raw::Status::Ok as c_int {
-        return Err(format!("cannot set command info of {}", cmd.name));
+        return Err(format!("cannot set command info of {:?}", cmd.name));
     }
     Ok(())
+}
+
+fn arg_info(doc: &ArgDoc) -> raw::RedisModuleCommandArg {
+    let (arg_type, key_spec_index) = match doc.arg_type {
+        ArgType::Key => (raw::RedisModuleCommandArgType_REDISMODULE_ARG_TYPE_KEY, 0),
+        ArgType::Integer => (raw::RedisModuleCommandArgType_REDISMODULE_ARG_TYPE_INTEGER, -1),
+    };
+    let mut flags = raw::REDISMODULE_CMD_ARG_NONE;
+    if doc.optional {
+        flags |= raw::REDISMODULE_CMD_ARG_OPTIONAL;
+    }
+    if doc.multiple {
+        flags |= raw::REDISMODULE_CMD_ARG_MULTIPLE;
+    }
+    raw::RedisModuleCommandArg {
+        name: doc.name.as_ptr(),
+        type_: arg_type,
+        key_spec_index,
+        token: doc.token.map_or(std::ptr::null(), CStr::as_ptr),
+        summary: std::ptr::null(),
+        since: std::ptr::null(),
+        flags: flags as c_int,
+        deprecated_since: std::ptr::null(),
+        subargs: std::ptr::null_mut(),
+        display_text: std::ptr::null(),
+    }
 }

@@ -1,11 +1,12 @@
 //! LIKE.* command handlers: parse, call the like-set, reply, and replicate
 //! and notify only when something changed. Every argument is checked before
-//! any write, so a bad argument changes nothing.
+//! any write, so a bad argument changes nothing. The table in
+//! `command_table` checks arity before a handler runs.
 
-use crate::config;
+use super::api::{Arg, CmdError, CmdResult, CommandCtx, KeyMode};
+use super::config;
 use crate::likeset::{LikeSet, Rate};
-use crate::redis_api::{arg_bytes, CmdError, CmdResult, Ctx, Key, RawString};
-use crate::userid::{parse_canonical, parse_user_id};
+use crate::parse::{parse_canonical, parse_user_id};
 
 const MAX_LIMIT: u64 = 10_000;
 const DEFAULT_LIMIT: usize = 100;
@@ -17,22 +18,23 @@ fn bad_user_id(arg: &[u8]) -> CmdError {
     ))
 }
 
-fn user_id(arg: RawString) -> Result<u64, CmdError> {
-    let bytes = arg_bytes(arg);
+fn user_id(arg: Arg<'_>) -> Result<u64, CmdError> {
+    let bytes = arg.bytes();
     parse_user_id(bytes).ok_or_else(|| bad_user_id(bytes))
 }
 
 /// Checks every user argument up front (no allocation on success).
-fn check_users(users: &[RawString]) -> CmdResult {
+fn check_users(users: &[Arg<'_>]) -> CmdResult {
     users.iter().try_for_each(|&u| user_id(u).map(drop))
 }
 
 fn wall_clock_ms() -> Option<u64> {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_millis() as u64)
+    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?;
+    u64::try_from(since_epoch.as_millis()).ok()
 }
 
 /// When to record adds as recent activity: not while replaying AOF/RDB.
-fn now_ms(ctx: &Ctx) -> Option<u64> {
+fn now_ms(ctx: &CommandCtx) -> Option<u64> {
     if ctx.is_loading() {
         None
     } else {
@@ -42,11 +44,11 @@ fn now_ms(ctx: &Ctx) -> Option<u64> {
 
 /// Adds or removes every user; the number changed. Adds are recorded as
 /// recent activity (once, and only when something was added).
-fn apply(ctx: &Ctx, set: &mut LikeSet, users: &[RawString], add: bool) -> u64 {
+fn apply(ctx: &CommandCtx, set: &mut LikeSet, users: &[Arg<'_>], add: bool) -> u64 {
     let policy = config::policy();
     let n = users
         .iter()
-        .filter_map(|&u| parse_user_id(arg_bytes(u)))
+        .filter_map(|&u| parse_user_id(u.bytes()))
         .filter(|&id| if add { set.insert(id, None, &policy) } else { set.remove(id, &policy) })
         .count() as u64;
     if add && n > 0 {
@@ -58,38 +60,40 @@ fn apply(ctx: &Ctx, set: &mut LikeSet, users: &[RawString], add: bool) -> u64 {
 }
 
 /// LIKE.ADD key user [user ...]
-pub fn add(ctx: &Ctx, args: &[RawString]) -> CmdResult {
-    let (key, users) = (args[1], &args[2..]);
+pub fn add(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
+    let [_, key, users @ ..] = args else { return Err(CmdError::WrongArity) };
     check_users(users)?;
-    let added = Key::open(ctx, key, true).update(|s| apply(ctx, s, users, true))?;
+    let added = ctx.open_key(*key, KeyMode::Write).update(|s| apply(ctx, s, users, true))?;
     if added > 0 {
         ctx.replicate_verbatim();
-        ctx.changed(b"like.add\0", key, false);
+        ctx.changed(c"like.add", *key, false);
     }
     ctx.reply_u64(added);
     Ok(())
 }
 
 /// LIKE.DEL key user [user ...]
-pub fn del(ctx: &Ctx, args: &[RawString]) -> CmdResult {
-    let (key, users) = (args[1], &args[2..]);
+pub fn del(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
+    let [_, key, users @ ..] = args else { return Err(CmdError::WrongArity) };
     check_users(users)?;
     // On an empty key nothing is removed and nothing is created.
-    let (removed, gone) = Key::open(ctx, key, true).update(|s| (apply(ctx, s, users, false), s.is_empty()))?;
+    let (removed, gone) = ctx
+        .open_key(*key, KeyMode::Write)
+        .update(|s| (apply(ctx, s, users, false), s.is_empty()))?;
     if removed > 0 {
         ctx.replicate_verbatim();
-        ctx.changed(b"like.del\0", key, gone);
+        ctx.changed(c"like.del", *key, gone);
     }
     ctx.reply_u64(removed);
     Ok(())
 }
 
 /// LIKE.TOGGLE key user — replicated as the LIKE.ADD or LIKE.DEL it became.
-pub fn toggle(ctx: &Ctx, args: &[RawString]) -> CmdResult {
-    let (key, user) = (args[1], args[2]);
-    let id = user_id(user)?;
+pub fn toggle(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
+    let [_, key, user] = args else { return Err(CmdError::WrongArity) };
+    let id = user_id(*user)?;
     let policy = config::policy();
-    let (liked, gone) = Key::open(ctx, key, true).update(|s| {
+    let (liked, gone) = ctx.open_key(*key, KeyMode::Write).update(|s| {
         if s.remove(id, &policy) {
             (false, s.is_empty())
         } else {
@@ -98,23 +102,21 @@ pub fn toggle(ctx: &Ctx, args: &[RawString]) -> CmdResult {
         }
     })?;
     if liked {
-        ctx.replicate_key_user(b"LIKE.ADD\0", key, user);
-        ctx.changed(b"like.add\0", key, false);
+        ctx.replicate_key_user(c"LIKE.ADD", *key, *user);
+        ctx.changed(c"like.add", *key, false);
     } else {
-        ctx.replicate_key_user(b"LIKE.DEL\0", key, user);
-        ctx.changed(b"like.del\0", key, gone);
+        ctx.replicate_key_user(c"LIKE.DEL", *key, *user);
+        ctx.changed(c"like.del", *key, gone);
     }
-    ctx.reply_i64(i64::from(liked));
+    ctx.reply_bool(liked);
     Ok(())
 }
 
-fn count_of(ctx: &Ctx, key: RawString) -> Result<u64, CmdError> {
-    Key::open(ctx, key, false).read(|s| s.map_or(0, LikeSet::len))
-}
-
 /// LIKE.COUNT key
-pub fn count(ctx: &Ctx, args: &[RawString]) -> CmdResult {
-    ctx.reply_u64(count_of(ctx, args[1])?);
+pub fn count(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
+    let [_, key] = args else { return Err(CmdError::WrongArity) };
+    let n = ctx.open_key(*key, KeyMode::Read).read(|s| s.map_or(0, LikeSet::len))?;
+    ctx.reply_u64(n);
     Ok(())
 }
 
@@ -123,13 +125,13 @@ pub fn count(ctx: &Ctx, args: &[RawString]) -> CmdResult {
 /// before anything is replied: up to `BATCH` keys are opened once and their
 /// results kept on the stack; longer lists are type-checked in a first pass.
 fn reply_per_key<T: Copy + Default>(
-    ctx: &Ctx,
-    keys: &[RawString],
+    ctx: &CommandCtx,
+    keys: &[Arg<'_>],
     each: impl Fn(Option<&LikeSet>) -> T,
     reply: impl Fn(T),
 ) -> CmdResult {
     const BATCH: usize = 128;
-    let read = |k: RawString| Key::open(ctx, k, false).read(&each);
+    let read = |k: Arg<'_>| ctx.open_key(k, KeyMode::Read).read(&each);
     if keys.len() <= BATCH {
         let mut results = [T::default(); BATCH];
         for (slot, &k) in results.iter_mut().zip(keys) {
@@ -148,59 +150,75 @@ fn reply_per_key<T: Copy + Default>(
 }
 
 /// LIKE.MCOUNT key [key ...]
-pub fn mcount(ctx: &Ctx, args: &[RawString]) -> CmdResult {
-    reply_per_key(ctx, &args[1..], |s| s.map_or(0, LikeSet::len), |n| ctx.reply_u64(n))
+pub fn mcount(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
+    let [_, keys @ ..] = args else { return Err(CmdError::WrongArity) };
+    reply_per_key(ctx, keys, |s| s.map_or(0, LikeSet::len), |n| ctx.reply_u64(n))
 }
 
 /// LIKE.HAS key user
-pub fn has(ctx: &Ctx, args: &[RawString]) -> CmdResult {
-    let id = user_id(args[2])?;
-    let liked = Key::open(ctx, args[1], false).read(|s| s.is_some_and(|s| s.contains(id)))?;
-    ctx.reply_i64(i64::from(liked));
+pub fn has(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
+    let [_, key, user] = args else { return Err(CmdError::WrongArity) };
+    let id = user_id(*user)?;
+    let liked = ctx.open_key(*key, KeyMode::Read).read(|s| s.is_some_and(|s| s.contains(id)))?;
+    ctx.reply_bool(liked);
     Ok(())
 }
 
 /// LIKE.STATUS user key [key ...] — `[count, liked]` per key, one round trip per feed page.
-pub fn status(ctx: &Ctx, args: &[RawString]) -> CmdResult {
-    let id = user_id(args[1])?;
+pub fn status(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
+    let [_, user, keys @ ..] = args else { return Err(CmdError::WrongArity) };
+    let id = user_id(*user)?;
     reply_per_key(
         ctx,
-        &args[2..],
+        keys,
         |s| s.map_or((0, false), |s| (s.len(), s.contains(id))),
         |(n, liked)| {
             ctx.reply_array(2);
             ctx.reply_u64(n);
-            ctx.reply_i64(i64::from(liked));
+            ctx.reply_bool(liked);
         },
     )
 }
 
-/// LIKE.USERS key [AFTER user] [LIMIT n]
-pub fn users(ctx: &Ctx, args: &[RawString]) -> CmdResult {
-    let mut after = None;
-    let mut limit = DEFAULT_LIMIT;
-    let mut opts = args[2..].iter();
+/// The options of LIKE.USERS: `[AFTER user] [LIMIT n]`, in any order.
+fn page_options(opts: &[Arg<'_>]) -> Result<(Option<u64>, usize), CmdError> {
+    let (mut after, mut limit) = (None, DEFAULT_LIMIT);
+    let mut opts = opts.iter();
     while let Some(&opt) = opts.next() {
-        let name = arg_bytes(opt);
-        let value = |opts: &mut std::slice::Iter<'_, RawString>| {
-            opts.next().copied().ok_or_else(|| {
-                CmdError::msg(format!("ERR syntax error: {} needs a value", String::from_utf8_lossy(name).to_uppercase()))
-            })
-        };
+        let name = opt.bytes();
+        let value = opts.next().copied().ok_or_else(|| {
+            CmdError::msg(format!(
+                "ERR syntax error: {} needs a value",
+                String::from_utf8_lossy(name).to_uppercase()
+            ))
+        });
         if name.eq_ignore_ascii_case(b"AFTER") {
-            after = Some(user_id(value(&mut opts)?)?);
+            after = Some(user_id(value?)?);
         } else if name.eq_ignore_ascii_case(b"LIMIT") {
-            let v = arg_bytes(value(&mut opts)?);
-            limit = parse_canonical(v)
-                .filter(|n| (1..=MAX_LIMIT).contains(n))
-                .ok_or_else(|| {
-                    CmdError::msg(format!("ERR LIMIT must be an integer from 1 to {MAX_LIMIT}, got '{}'", String::from_utf8_lossy(v)))
-                })? as usize;
+            let v = value?.bytes();
+            let n =
+                parse_canonical(v).filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
+                    CmdError::msg(format!(
+                        "ERR LIMIT must be an integer from 1 to {MAX_LIMIT}, got '{}'",
+                        String::from_utf8_lossy(v)
+                    ))
+                })?;
+            limit = usize::try_from(n).unwrap_or(DEFAULT_LIMIT);
         } else {
-            return Err(CmdError::msg(format!("ERR syntax error: unknown option '{}'", String::from_utf8_lossy(name))));
+            return Err(CmdError::msg(format!(
+                "ERR syntax error: unknown option '{}'",
+                String::from_utf8_lossy(name)
+            )));
         }
     }
-    Key::open(ctx, args[1], false).read(|s| {
+    Ok((after, limit))
+}
+
+/// LIKE.USERS key [AFTER user] [LIMIT n]
+pub fn users(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
+    let [_, key, opts @ ..] = args else { return Err(CmdError::WrongArity) };
+    let (after, limit) = page_options(opts)?;
+    ctx.open_key(*key, KeyMode::Read).read(|s| {
         ctx.reply_postponed_array();
         let mut n = 0;
         if let Some(s) = s {
@@ -218,8 +236,9 @@ fn rate_of(s: Option<&LikeSet>) -> Rate {
 }
 
 /// LIKE.RATE key
-pub fn rate(ctx: &Ctx, args: &[RawString]) -> CmdResult {
-    let r = Key::open(ctx, args[1], false).read(rate_of)?;
+pub fn rate(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
+    let [_, key] = args else { return Err(CmdError::WrongArity) };
+    let r = ctx.open_key(*key, KeyMode::Read).read(rate_of)?;
     ctx.reply_array(2);
     ctx.reply_u64(r.minute);
     ctx.reply_u64(r.hour);
@@ -227,22 +246,22 @@ pub fn rate(ctx: &Ctx, args: &[RawString]) -> CmdResult {
 }
 
 /// LIKE.INFO key
-pub fn info(ctx: &Ctx, args: &[RawString]) -> CmdResult {
-    Key::open(ctx, args[1], false).read(|s| match s {
-        None => ctx.reply_error(&CmdError::msg("ERR no such key")),
-        Some(s) => {
-            let r = rate_of(Some(s));
-            ctx.reply_map(5);
-            ctx.reply_str("count");
-            ctx.reply_u64(s.len());
-            ctx.reply_str("encoding");
-            ctx.reply_str(s.encoding().name());
-            ctx.reply_str("memory");
-            ctx.reply_u64(s.heap_bytes() as u64);
-            ctx.reply_str("rate-1m");
-            ctx.reply_u64(r.minute);
-            ctx.reply_str("rate-1h");
-            ctx.reply_u64(r.hour);
-        }
-    })
+pub fn info(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
+    let [_, key] = args else { return Err(CmdError::WrongArity) };
+    ctx.open_key(*key, KeyMode::Read).read(|s| {
+        let Some(s) = s else { return Err(CmdError::msg("ERR no such key")) };
+        let r = rate_of(Some(s));
+        ctx.reply_map(5);
+        ctx.reply_str("count");
+        ctx.reply_u64(s.len());
+        ctx.reply_str("encoding");
+        ctx.reply_str(s.encoding().name());
+        ctx.reply_str("memory");
+        ctx.reply_u64(s.heap_bytes() as u64);
+        ctx.reply_str("rate-1m");
+        ctx.reply_u64(r.minute);
+        ctx.reply_str("rate-1h");
+        ctx.reply_u64(r.hour);
+        Ok(())
+    })?
 }

@@ -1,24 +1,16 @@
 //! Module-wide counters for INFO (keys, likes, keys per encoding, bytes).
 //! Atomics: values are also freed by Redis's lazy-free thread.
 
-use std::os::raw::c_char;
+use std::ffi::CStr;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use redis_module::raw;
-
-use crate::alloc::MODULE_BYTES;
+use super::alloc::MODULE_BYTES;
 use crate::likeset::{Encoding, LikeSet};
 
-static KEYS: [AtomicI64; 3] = [AtomicI64::new(0), AtomicI64::new(0), AtomicI64::new(0)];
+/// Keys per encoding, indexed like `Encoding::ALL`.
+static KEYS: [AtomicI64; 8] = [const { AtomicI64::new(0) }; 8];
+const _: () = assert!(Encoding::ALL.len() <= KEYS.len(), "one key counter per encoding");
 static LIKES: AtomicI64 = AtomicI64::new(0);
-
-fn slot(e: Encoding) -> usize {
-    match e {
-        Encoding::Single => 0,
-        Encoding::Packed => 1,
-        Encoding::Roaring => 2,
-    }
-}
 
 /// A value came to exist.
 pub fn added(set: &LikeSet) {
@@ -42,6 +34,10 @@ impl Summary {
     }
 }
 
+fn keys_of(e: Encoding) -> &'static AtomicI64 {
+    &KEYS[e as usize]
+}
+
 /// A value changed from `before` to `after` (no atomic write when nothing did).
 pub fn changed(before: Summary, after: Summary) {
     if before == after {
@@ -50,32 +46,24 @@ pub fn changed(before: Summary, after: Summary) {
     LIKES.fetch_add(after.1 as i64 - before.1 as i64, Ordering::Relaxed);
     if before.0 != after.0 || before.1 == 0 || after.1 == 0 {
         if before.1 > 0 {
-            KEYS[slot(before.0)].fetch_sub(1, Ordering::Relaxed);
+            keys_of(before.0).fetch_sub(1, Ordering::Relaxed);
         }
         if after.1 > 0 {
-            KEYS[slot(after.0)].fetch_add(1, Ordering::Relaxed);
+            keys_of(after.0).fetch_add(1, Ordering::Relaxed);
         }
     }
 }
 
-/// The INFO callback: section `like_stats`.
-pub extern "C" fn info(ctx: *mut raw::RedisModuleInfoCtx, _for_crash_report: std::os::raw::c_int) {
-    let (Some(section), Some(field)) = (unsafe { raw::RedisModule_InfoAddSection }, unsafe { raw::RedisModule_InfoAddFieldLongLong }) else {
-        return;
-    };
-    let keys: Vec<i64> = KEYS.iter().map(|k| k.load(Ordering::Relaxed)).collect();
-    let fields: [(&[u8], i64); 6] = [
-        (b"keys\0", keys.iter().sum()),
-        (b"likes\0", LIKES.load(Ordering::Relaxed)),
-        (b"keys_single\0", keys[0]),
-        (b"keys_packed\0", keys[1]),
-        (b"keys_roaring\0", keys[2]),
-        (b"memory_bytes\0", MODULE_BYTES.load(Ordering::Relaxed) as i64),
-    ];
-    unsafe {
-        section(ctx, b"stats\0".as_ptr() as *mut c_char);
-        for (name, v) in fields {
-            field(ctx, name.as_ptr() as *const c_char, v as _);
-        }
+/// Calls `field` for each INFO field of section `like_stats`: `keys`,
+/// `likes`, `keys_<encoding>` for every encoding, `memory_bytes`.
+pub fn fields(mut field: impl FnMut(&CStr, i64)) {
+    let per_encoding: Vec<(Encoding, i64)> =
+        Encoding::ALL.iter().map(|&e| (e, keys_of(e).load(Ordering::Relaxed))).collect();
+    field(c"keys", per_encoding.iter().map(|(_, n)| n).sum());
+    field(c"likes", LIKES.load(Ordering::Relaxed));
+    for (e, n) in per_encoding {
+        let name = std::ffi::CString::new(format!("keys_{}", e.name())).unwrap_or_default();
+        field(&name, n);
     }
+    field(c"memory_bytes", i64::try_from(MODULE_BYTES.load(Ordering::Relaxed)).unwrap_or(i64::MAX));
 }

@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 #[path = "../common/mod.rs"]
 mod common;
 
-pub use common::{free_port, module_path, port_free, wait_until};
 use common::spawn_sh;
+pub use common::{free_port, module_path, port_free, wait_until};
 
 /// Runs a command with a time limit; its stdout and stderr go to `log`.
 /// Returns (success, combined output). Panics if it does not finish in time.
@@ -32,9 +32,7 @@ pub fn run_bounded(mut cmd: Command, log: &Path, timeout: Duration) -> (bool, St
     let out = fs::File::create(log).expect("create log");
     let err = out.try_clone().expect("clone log");
     cmd.stdin(Stdio::null()).stdout(out).stderr(err);
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     let deadline = Instant::now() + timeout;
     loop {
         match child.try_wait().expect("try_wait") {
@@ -61,10 +59,8 @@ pub struct Root {
 
 impl Root {
     pub fn new(label: &str) -> Root {
-        let dir = tempfile::Builder::new()
-            .prefix(&format!("like-{label}-"))
-            .tempdir()
-            .expect("tempdir");
+        let dir =
+            tempfile::Builder::new().prefix(&format!("like-{label}-")).tempdir().expect("tempdir");
         // If this test process disappears without running its destructors, kill every
         // redis-server that wrote a pid file under this directory, then remove it.
         let script = format!(
@@ -132,12 +128,7 @@ impl Server {
             for (k, v) in defaults.iter().chain(extra.iter()) {
                 push(k, v);
             }
-            let mut server = Server {
-                port,
-                dir: dir.clone(),
-                args,
-                child: None,
-            };
+            let mut server = Server { port, dir: dir.clone(), args, child: None };
             server.spawn();
             match server.wait_ready(Duration::from_secs(15)) {
                 Ok(()) => return server,
@@ -248,10 +239,7 @@ impl Server {
     /// The `field:value` lines of `INFO section`.
     pub fn info(&self, section: &str) -> String {
         let mut c = self.conn();
-        redis::cmd("INFO")
-            .arg(section)
-            .query::<String>(&mut c)
-            .unwrap_or_default()
+        redis::cmd("INFO").arg(section).query::<String>(&mut c).unwrap_or_default()
     }
 
     pub fn info_field(&self, section: &str, field: &str) -> Option<String> {
@@ -356,14 +344,8 @@ impl Cluster {
         for s in &nodes {
             cmd.arg(s.addr());
         }
-        cmd.arg("--cluster-replicas")
-            .arg(replicas.to_string())
-            .arg("--cluster-yes");
-        let (ok, out) = run_bounded(
-            cmd,
-            &root.path().join("create.log"),
-            Duration::from_secs(60),
-        );
+        cmd.arg("--cluster-replicas").arg(replicas.to_string()).arg("--cluster-yes");
+        let (ok, out) = run_bounded(cmd, &root.path().join("create.log"), Duration::from_secs(60));
         assert!(ok, "redis-cli --cluster create failed:\n{out}");
         let cluster = Cluster { nodes, root };
         cluster.wait_healthy(Duration::from_secs(60));
@@ -390,17 +372,11 @@ impl Cluster {
     }
 
     pub fn server(&self, addr: &str) -> &Server {
-        self.nodes
-            .iter()
-            .find(|s| s.addr() == addr)
-            .unwrap_or_else(|| panic!("no node {addr}"))
+        self.nodes.iter().find(|s| s.addr() == addr).unwrap_or_else(|| panic!("no node {addr}"))
     }
 
     pub fn server_mut(&mut self, addr: &str) -> &mut Server {
-        self.nodes
-            .iter_mut()
-            .find(|s| s.addr() == addr)
-            .unwrap_or_else(|| panic!("no node {addr}"))
+        self.nodes.iter_mut().find(|s| s.addr() == addr).unwrap_or_else(|| panic!("no node {addr}"))
     }
 
     /// A redis-rs cluster connection seeded with every node.
@@ -422,10 +398,7 @@ impl Cluster {
     /// CLUSTER NODES as seen by the node at `addr`.
     pub fn nodes_seen_by(&self, addr: &str) -> Vec<NodeLine> {
         let mut c = self.server(addr).conn();
-        let text: String = redis::cmd("CLUSTER")
-            .arg("NODES")
-            .query(&mut c)
-            .expect("CLUSTER NODES");
+        let text: String = redis::cmd("CLUSTER").arg("NODES").query(&mut c).expect("CLUSTER NODES");
         parse_cluster_nodes(&text)
     }
 
@@ -433,19 +406,12 @@ impl Cluster {
     /// primaries covering all 16384 slots, sees no failing node, and every replica's link to
     /// its primary is up and caught up.
     pub fn wait_healthy(&self, timeout: Duration) {
-        wait_until(
-            timeout,
-            "a healthy cluster (state ok, replicas in sync)",
-            || self.is_healthy(),
-        );
+        wait_until(timeout, "a healthy cluster (state ok, replicas in sync)", || self.is_healthy());
     }
 
     pub fn is_healthy(&self) -> bool {
-        let live: Vec<&Server> = self
-            .nodes
-            .iter()
-            .filter(|s| s.try_conn(Duration::from_millis(300)).is_ok())
-            .collect();
+        let live: Vec<&Server> =
+            self.nodes.iter().filter(|s| s.try_conn(Duration::from_millis(300)).is_ok()).collect();
         let mut views = Vec::new();
         for s in &live {
             let Ok(mut c) = s.try_conn(Duration::from_millis(500)) else {
@@ -467,11 +433,8 @@ impl Cluster {
                 .map(|n| (n.addr.clone(), n.slots.clone()))
                 .collect();
             masters.sort();
-            let covered: usize = nodes
-                .iter()
-                .filter(|n| n.is_master())
-                .map(|n| n.slot_count())
-                .sum();
+            let covered: usize =
+                nodes.iter().filter(|n| n.is_master()).map(|n| n.slot_count()).sum();
             if covered != 16384 {
                 return false;
             }
@@ -488,10 +451,7 @@ impl Cluster {
                 return false;
             }
             views.push(masters);
-            let Ok(repl) = redis::cmd("INFO")
-                .arg("replication")
-                .query::<String>(&mut c)
-            else {
+            let Ok(repl) = redis::cmd("INFO").arg("replication").query::<String>(&mut c) else {
                 return false;
             };
             if info_field(&repl, "role").as_deref() == Some("slave") {
@@ -514,10 +474,7 @@ impl Cluster {
                 let Ok(mut c) = s.try_conn(Duration::from_millis(300)) else {
                     continue;
                 };
-                let Ok(repl) = redis::cmd("INFO")
-                    .arg("replication")
-                    .query::<String>(&mut c)
-                else {
+                let Ok(repl) = redis::cmd("INFO").arg("replication").query::<String>(&mut c) else {
                     return false;
                 };
                 let role = info_field(&repl, "role").unwrap_or_default();
@@ -535,14 +492,9 @@ impl Cluster {
                     offsets.push((format!("{host}:{port}"), role, off));
                 }
             }
-            offsets
-                .iter()
-                .filter(|(_, r, _)| r == "slave")
-                .all(|(primary, _, off)| {
-                    offsets
-                        .iter()
-                        .any(|(a, r, o)| a == primary && r == "master" && o == off)
-                })
+            offsets.iter().filter(|(_, r, _)| r == "slave").all(|(primary, _, off)| {
+                offsets.iter().any(|(a, r, o)| a == primary && r == "master" && o == off)
+            })
         });
     }
 
@@ -609,13 +561,7 @@ struct SharedState {
 
 impl Shared {
     pub const fn new(expected: usize) -> Shared {
-        Shared {
-            state: Mutex::new(SharedState {
-                cluster: None,
-                finished: 0,
-            }),
-            expected,
-        }
+        Shared { state: Mutex::new(SharedState { cluster: None, finished: 0 }), expected }
     }
 
     pub fn run<R>(&self, f: impl FnOnce(&mut Cluster) -> R) -> R {
@@ -634,17 +580,11 @@ impl Shared {
                 }
             }
         }
-        let fin = Finish {
-            state: &mut *guard,
-            expected: self.expected,
-        };
+        let fin = Finish { state: &mut *guard, expected: self.expected };
         if fin.state.cluster.is_none() {
             let started = Instant::now();
             fin.state.cluster = Some(Cluster::start(6, 1));
-            println!(
-                "cluster of 6 nodes ready in {:.1} s",
-                started.elapsed().as_secs_f64()
-            );
+            println!("cluster of 6 nodes ready in {:.1} s", started.elapsed().as_secs_f64());
         }
         let cluster = fin.state.cluster.as_mut().unwrap();
         // A previous test may have failed half way: make sure the cluster is whole again.
@@ -662,10 +602,6 @@ pub fn restore_cluster(cluster: &mut Cluster) {
             restarted = true;
         }
     }
-    let timeout = if restarted {
-        Duration::from_secs(60)
-    } else {
-        Duration::from_secs(30)
-    };
+    let timeout = if restarted { Duration::from_secs(60) } else { Duration::from_secs(30) };
     cluster.wait_healthy(timeout);
 }

@@ -355,9 +355,5 @@ pub fn parse(payload: &[u8]) -> Result<ModuleValue, String> {
     if r.pos != body.len() {
         return Err(format!("{} trailing bytes after EOF opcode", body.len() - r.pos));
     }
-    Ok(ModuleValue {
-        module_id,
-        fields,
-        rdb_version,
-    })
+    Ok(ModuleValue { module_id, fields, rdb_version })
 }

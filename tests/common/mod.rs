@@ -96,21 +96,10 @@ impl Server {
     /// spaces (`("replicaof", "127.0.0.1 6379")`) is passed as several words.
     pub fn start_with(extra: &[(&str, &str)]) -> Server {
         let module = module_path();
-        let dir = tempfile::Builder::new()
-            .prefix("like-test-")
-            .tempdir()
-            .expect("tempdir");
-        let extra: Vec<(String, String)> = extra
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let mut s = Server {
-            child: None,
-            port: free_port(),
-            dir,
-            extra,
-            module,
-        };
+        let dir = tempfile::Builder::new().prefix("like-test-").tempdir().expect("tempdir");
+        let extra: Vec<(String, String)> =
+            extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut s = Server { child: None, port: free_port(), dir, extra, module };
         let mut last_err = String::new();
         for _attempt in 0..8 {
             match s.spawn_and_wait() {
@@ -215,10 +204,8 @@ impl Server {
 
     /// A RESP2 connection (30 s read timeout so that a hung server fails the test).
     pub fn conn(&self) -> redis::Connection {
-        let c = self
-            .client()
-            .get_connection_with_timeout(Duration::from_secs(10))
-            .expect("connect");
+        let c =
+            self.client().get_connection_with_timeout(Duration::from_secs(10)).expect("connect");
         c.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
         c.set_write_timeout(Some(Duration::from_secs(60))).unwrap();
         c
@@ -437,9 +424,7 @@ pub fn q<S: AsRef<[u8]>>(con: &mut redis::Connection, args: &[S]) -> Result<Valu
 }
 
 fn show_args<S: AsRef<[u8]>>(args: &[S]) -> Vec<String> {
-    args.iter()
-        .map(|a| String::from_utf8_lossy(a.as_ref()).into_owned())
-        .collect()
+    args.iter().map(|a| String::from_utf8_lossy(a.as_ref()).into_owned()).collect()
 }
 
 pub fn server_error_text(e: &redis::ServerError) -> String {
@@ -499,7 +484,9 @@ pub fn as_str(v: &Value) -> Option<String> {
 /// An array of integers reply.
 pub fn ints<S: AsRef<[u8]>>(con: &mut redis::Connection, args: &[S]) -> Vec<i64> {
     let v = ok(con, args);
-    value_ints(&v).unwrap_or_else(|| panic!("{:?}: expected an array of integers, got {v:?}", show_args(args)))
+    value_ints(&v).unwrap_or_else(|| {
+        panic!("{:?}: expected an array of integers, got {v:?}", show_args(args))
+    })
 }
 
 pub fn value_ints(v: &Value) -> Option<Vec<i64>> {
@@ -542,10 +529,7 @@ pub fn all_users_paged(con: &mut redis::Connection, key: &str, page: usize) -> V
             break;
         }
         after = out.last().copied();
-        assert!(
-            out.len() <= 50_000_000,
-            "LIKE.USERS {key}: paging does not terminate"
-        );
+        assert!(out.len() <= 50_000_000, "LIKE.USERS {key}: paging does not terminate");
     }
     out
 }
@@ -613,12 +597,17 @@ pub fn digest_value(con: &mut redis::Connection, key: &str) -> String {
     let v = ok(con, &["DEBUG", "DIGEST-VALUE", key]);
     match &v {
         Value::Array(a) if a.len() == 1 => as_str(&a[0]).expect("digest string"),
-        other => as_str(other).unwrap_or_else(|| panic!("DEBUG DIGEST-VALUE: unexpected {other:?}")),
+        other => {
+            as_str(other).unwrap_or_else(|| panic!("DEBUG DIGEST-VALUE: unexpected {other:?}"))
+        }
     }
 }
 
 /// `INFO <section>` as a map of field -> value.
-pub fn info(con: &mut redis::Connection, section: &str) -> std::collections::HashMap<String, String> {
+pub fn info(
+    con: &mut redis::Connection,
+    section: &str,
+) -> std::collections::HashMap<String, String> {
     let v = ok(con, &["INFO", section]);
     let text = as_str(&v).expect("INFO text");
     text.lines()
@@ -640,7 +629,10 @@ pub fn wait_until(timeout: Duration, what: &str, mut f: impl FnMut() -> bool) {
 }
 
 /// LIKE.INFO as a field -> value map (works for RESP2 flat arrays and RESP3 maps).
-pub fn like_info(con: &mut redis::Connection, key: &str) -> std::collections::HashMap<String, Value> {
+pub fn like_info(
+    con: &mut redis::Connection,
+    key: &str,
+) -> std::collections::HashMap<String, Value> {
     let v = ok(con, &["LIKE.INFO", key]);
     info_value_to_map(&v)
 }
