@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: the set-up check, unit and property tests of the
-# like-set, and the integration tests against real redis-server processes
-# (single node, replica, cluster) with the module loaded.
+# Runs every check and test: the set-up check, formatting and lints, the
+# unit and property tests of the plain-Rust core in a debug build (so every
+# debug_assert! runs), then the whole suite against real redis-server
+# processes (single node, replica, cluster) with the release module loaded.
 #
 # The tests start the first `redis-server` on PATH; to test another server
 # build, put its directory first:
@@ -11,11 +12,20 @@ cd "$(dirname "$0")/.."
 # Installs what is missing, then stops with one line per need it could not meet.
 bash scripts/deps.sh
 echo "testing against: $(command -v redis-server): $(redis-server --version)"
-cargo build --release
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 status=0
-cargo test --release --no-fail-fast -- --test-threads=2 2>&1 | tee "$log" || status=$?
-# One closing line for the whole suite (unit, property and integration tests).
+echo "== unit and property tests, debug build (debug_assert! on)"
+cargo test --lib 2>&1 | tee -a "$log" || status=$?
+echo "== the whole suite, release build"
+cargo build --release
+cargo test --release --no-fail-fast -- --test-threads=2 2>&1 | tee -a "$log" || status=$?
+# One closing line for everything above.
 awk '/^test result:/ { p += $4; f += $6 } END { printf "\nsuite: %d passed, %d failed\n", p, f }' "$log"
 exit "$status"

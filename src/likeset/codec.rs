@@ -23,8 +23,8 @@ use roaring::RoaringBitmap;
 
 use super::activity::{Activity, ActivityRef, Rings};
 use super::packed::width_for;
-use super::roaring::{Shards, LOW_MASK, SHIFT};
-use super::{Form, LikeSet, Policy, Repr, Roaring, MAX_ID};
+use super::roaring::{Roaring, Shards, LOW_MASK, SHIFT};
+use super::{Form, LikeSet, Policy, Repr, MAX_ID};
 
 pub const CURRENT_VERSION: u32 = 2;
 /// Oldest version still decodable.

@@ -14,13 +14,11 @@ mod single;
 
 use std::fmt;
 use std::ops::ControlFlow;
+use std::ptr::NonNull;
 
 pub use activity::{Activity, ActivityRef, Rate};
-pub(crate) use packed::Packed;
 pub(crate) use policy::Repr;
 pub use policy::{Encoding, Policy, DEFAULT_PACKED_MAX};
-pub(crate) use roaring::Roaring;
-pub(crate) use single::Single;
 
 /// Largest user ID (2^63-1).
 pub const MAX_ID: u64 = i64::MAX as u64;
@@ -49,6 +47,27 @@ pub(crate) trait Form {
     fn free_effort(&self) -> usize {
         1
     }
+}
+
+/// A form handed over for storage outside Rust (the Redis value word): up to
+/// `STORED_BITS_MAX` bits of its own, or the address of its heap block.
+pub enum StoredForm {
+    Bits(u64),
+    Heap(NonNull<u8>),
+}
+
+/// Largest `StoredForm::Bits` payload: 61 bits (the value word keeps 3 for tags).
+pub const STORED_BITS_MAX: u64 = (1 << 61) - 1;
+
+/// How a form gives itself up for storage and comes back.
+pub(crate) trait Stored: Sized {
+    /// The form as bits (at most `STORED_BITS_MAX`) or as an 8-aligned heap address.
+    fn into_stored(self) -> StoredForm;
+
+    /// # Safety
+    /// `stored` must come from `into_stored` of this form, and be taken back
+    /// once (or borrowed only while that one is alive).
+    unsafe fn from_stored(stored: StoredForm) -> Option<Self>;
 }
 
 /// Declares the encodings (invoked once, in `policy`): the `Encoding` names
@@ -93,6 +112,46 @@ macro_rules! forms {
                     Repr::Empty => None,
                     $(Repr::$variant(f) => Some(f)),+
                 }
+            }
+        }
+
+        impl Repr {
+            /// The form's place in the declaration and its stored parts;
+            /// None for an empty set.
+            pub(crate) fn into_stored(self) -> Option<(usize, $crate::likeset::StoredForm)> {
+                let mut index = 0;
+                $(
+                    if let Repr::$variant(f) = self {
+                        return Some((index, $crate::likeset::Stored::into_stored(f)));
+                    }
+                    index += 1;
+                )+
+                let _ = index;
+                None
+            }
+
+            /// The form at `index` from its stored parts; None when `index`
+            /// or the parts name no form.
+            ///
+            /// # Safety
+            /// As `Stored::from_stored`, for the form `into_stored` gave `index`.
+            pub(crate) unsafe fn from_stored(
+                index: usize,
+                stored: $crate::likeset::StoredForm,
+            ) -> Option<Repr> {
+                let mut at = 0;
+                $(
+                    if index == at {
+                        // SAFETY: per this function's contract.
+                        return unsafe {
+                            <$form as $crate::likeset::Stored>::from_stored(stored)
+                        }
+                        .map(Repr::$variant);
+                    }
+                    at += 1;
+                )+
+                let _ = at;
+                None
             }
         }
 

@@ -9,7 +9,7 @@ use std::ops::ControlFlow;
 use std::ptr::NonNull;
 
 use super::activity::{Activity, ActivityRef, ActivityWord};
-use super::{Encoding, Form};
+use super::{Encoding, Form, Stored, StoredForm};
 
 #[repr(C)]
 struct Header {
@@ -234,19 +234,19 @@ impl Packed {
     pub fn take_activity(&mut self) -> Activity {
         self.header_mut().activity.take()
     }
+}
 
-    /// The block's address, giving up ownership (see `from_raw`). 8-aligned.
-    pub(crate) fn into_raw(self) -> NonNull<u8> {
+impl Stored for Packed {
+    /// The block's address (8-aligned), giving up ownership.
+    fn into_stored(self) -> StoredForm {
         let p = self.ptr.cast();
         std::mem::forget(self);
-        p
+        StoredForm::Heap(p)
     }
 
-    /// # Safety
-    /// `p` must come from `into_raw`, and be turned back into a `Packed` once
-    /// (or borrowed only while that one is alive).
-    pub(crate) unsafe fn from_raw(p: NonNull<u8>) -> Packed {
-        Packed { ptr: p.cast() }
+    unsafe fn from_stored(stored: StoredForm) -> Option<Packed> {
+        let StoredForm::Heap(p) = stored else { return None };
+        Some(Packed { ptr: p.cast() })
     }
 }
 

@@ -12,7 +12,7 @@ use std::ops::ControlFlow;
 use roaring::RoaringBitmap;
 
 use super::activity::{Activity, ActivityRef};
-use super::{Encoding, Form};
+use super::{Encoding, Form, Stored, StoredForm};
 
 /// A roaring like-set: one pointer (so that it fits the Redis value word).
 #[derive(Clone)]
@@ -63,19 +63,18 @@ impl Roaring {
     pub fn bitmap_bytes(&self) -> usize {
         Roaring::EMPTY_BYTES + self.0.map.heap_bytes()
     }
+}
 
-    /// The box's address, giving up ownership (see `from_raw`). 8-aligned.
-    pub(crate) fn into_raw(self) -> std::ptr::NonNull<u8> {
-        // SAFETY: Box::into_raw never returns null.
-        unsafe { std::ptr::NonNull::new_unchecked(Box::into_raw(self.0).cast()) }
+impl Stored for Roaring {
+    /// The box's address (8-aligned: `Inner` holds u64s), giving up ownership.
+    fn into_stored(self) -> StoredForm {
+        StoredForm::Heap(std::ptr::NonNull::from(Box::leak(self.0)).cast())
     }
 
-    /// # Safety
-    /// `p` must come from `into_raw`, and be turned back into a `Roaring` once
-    /// (or borrowed only while that one is alive).
-    pub(crate) unsafe fn from_raw(p: std::ptr::NonNull<u8>) -> Roaring {
-        // SAFETY: per the contract, `p` is the pointer of a leaked Box<Inner>.
-        Roaring(unsafe { Box::from_raw(p.cast::<Inner>().as_ptr()) })
+    unsafe fn from_stored(stored: StoredForm) -> Option<Roaring> {
+        let StoredForm::Heap(p) = stored else { return None };
+        // SAFETY: per the contract, `p` is the address of a leaked Box<Inner>.
+        Some(Roaring(unsafe { Box::from_raw(p.cast::<Inner>().as_ptr()) }))
     }
 }
 

@@ -4,7 +4,7 @@
 //! wrapper: the same as a one-member SET.
 
 use super::activity::{Activity, ActivityRef};
-use super::{Encoding, Form};
+use super::{Encoding, Form, Stored, StoredForm};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Single {
@@ -14,14 +14,28 @@ pub struct Single {
 }
 
 impl Single {
-    /// Largest minute-stripe a single like records (31 bits in the value word).
-    pub const STRIPE_MAX: u32 = i32::MAX as u32;
+    /// Largest minute-stripe a single like records: 29 bits, so that the ID
+    /// and the stripe fit a stored word (10-second stripes until the year 2140;
+    /// later, a one-like set is packed).
+    pub const STRIPE_MAX: u32 = (1 << 29) - 1;
 
     /// One like with `activity`, or None when this form cannot hold them.
     pub fn new(id: u64, activity: &Activity) -> Option<Single> {
         let id = u32::try_from(id).ok()?;
         let stripe = stripe_of(activity)?;
         Some(Single { id, stripe })
+    }
+}
+
+impl Stored for Single {
+    fn into_stored(self) -> StoredForm {
+        StoredForm::Bits((u64::from(self.stripe) << 32) | u64::from(self.id))
+    }
+
+    unsafe fn from_stored(stored: StoredForm) -> Option<Single> {
+        let StoredForm::Bits(bits) = stored else { return None };
+        let stripe = u32::try_from(bits >> 32).ok().filter(|&s| s <= Single::STRIPE_MAX)?;
+        Some(Single { id: bits as u32, stripe })
     }
 }
 

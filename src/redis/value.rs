@@ -1,36 +1,41 @@
-//! The value Redis stores for a key: one machine word that is either the
-//! like-set itself (`single`: one like, inline) or a tagged pointer to its
-//! heap form. Redis never looks inside it; only this file knows the tags.
+//! The value Redis stores for a key: one machine word. Redis never looks
+//! inside it; only this file knows the tags. A form either fits the word
+//! itself (`single`: one like, no allocation) or is a pointer to its heap
+//! block; the tag says which form, by its place in the encoding list.
 //!
 //! ```text
-//! id << 32 | stripe << 1 | 1    single: ID below 2^32, stripe of its recent add (31 bits)
-//! pointer | 2                   roaring (the box is 8-aligned: low bits free)
-//! pointer                       packed block (8-aligned)
-//! null                          empty (only transiently, before a key is deleted)
+//! bits << 3 | form << 1 | 1    a form stored as bits (at most 61 of them)
+//! pointer | form << 1          a form on the heap (8-aligned: 3 low bits free)
+//! null                         empty (only transiently, before a key is deleted)
 //! ```
 
 use std::ffi::c_void;
 use std::ptr::NonNull;
 
-use crate::likeset::{LikeSet, Packed, Repr, Roaring, Single};
+use crate::likeset::{Encoding, LikeSet, Repr, StoredForm, STORED_BITS_MAX};
 
 #[cfg(not(target_pointer_width = "64"))]
-compile_error!("the value word holds a single like in 64 bits: 64-bit targets only");
+compile_error!("the value word holds a form's 61 bits: 64-bit targets only");
 
-const TAG_SINGLE: usize = 1;
-const TAG_ROARING: usize = 2;
-const TAG_MASK: usize = 3;
+const BITS_FLAG: usize = 1;
+const FORM_SHIFT: u32 = 1;
+const FORM_MASK: usize = 0b110;
+const TAG_MASK: usize = 0b111;
+const _: () = assert!(Encoding::ALL.len() <= 4, "the value word tags at most 4 forms");
 
 /// A like-set as a value word; Redis owns the word from here on.
 pub fn into_value(set: LikeSet) -> *mut c_void {
-    match set.0 {
-        Repr::Empty => std::ptr::null_mut(),
-        Repr::Single(Single { id, stripe }) => {
-            let word = (u64::from(id) << 32) | (u64::from(stripe) << 1) | TAG_SINGLE as u64;
-            word as usize as *mut c_void
+    let Some((form, stored)) = set.0.into_stored() else { return std::ptr::null_mut() };
+    let tag = form << FORM_SHIFT;
+    match stored {
+        StoredForm::Bits(bits) => {
+            debug_assert!(bits <= STORED_BITS_MAX);
+            std::ptr::without_provenance_mut((bits as usize) << 3 | tag | BITS_FLAG)
         }
-        Repr::Packed(p) => p.into_raw().as_ptr().cast(),
-        Repr::Roaring(r) => r.into_raw().as_ptr().map_addr(|a| a | TAG_ROARING).cast(),
+        StoredForm::Heap(p) => {
+            debug_assert!(p.as_ptr().addr() & TAG_MASK == 0, "heap forms are 8-aligned");
+            p.as_ptr().map_addr(|a| a | tag).cast()
+        }
     }
 }
 
@@ -42,27 +47,16 @@ pub fn into_value(set: LikeSet) -> *mut c_void {
 /// while the word stays alive, as `with_value` does).
 pub unsafe fn from_value(word: *mut c_void) -> LikeSet {
     let bits = word.addr();
-    LikeSet(match NonNull::new(word.cast::<u8>()) {
-        None => Repr::Empty,
-        Some(_) if bits & TAG_SINGLE != 0 => {
-            let bits = bits as u64;
-            Repr::Single(Single {
-                id: (bits >> 32) as u32,
-                stripe: ((bits >> 1) as u32) & Single::STRIPE_MAX,
-            })
-        }
-        Some(_) if bits & TAG_MASK == TAG_ROARING => {
-            match NonNull::new(word.map_addr(|a| a & !TAG_MASK).cast::<u8>()) {
-                // SAFETY: per the contract, the untagged pointer came from
-                // Roaring::into_raw in `into_value`, and is taken back once.
-                Some(p) => Repr::Roaring(unsafe { Roaring::from_raw(p) }),
-                None => Repr::Empty,
-            }
-        }
-        // SAFETY: per the contract, an untagged pointer came from
-        // Packed::into_raw in `into_value`, and is taken back once.
-        Some(p) => Repr::Packed(unsafe { Packed::from_raw(p) }),
-    })
+    let form = (bits & FORM_MASK) >> FORM_SHIFT;
+    let stored = if bits & BITS_FLAG != 0 {
+        Some(StoredForm::Bits((bits >> 3) as u64))
+    } else {
+        NonNull::new(word.map_addr(|a| a & !TAG_MASK).cast::<u8>()).map(StoredForm::Heap)
+    };
+    // SAFETY: per the contract, the word came from into_value, which stored
+    // this form's parts under this tag.
+    let repr = stored.and_then(|stored| unsafe { Repr::from_stored(form, stored) });
+    LikeSet(repr.unwrap_or_default())
 }
 
 /// Borrows the like-set stored in a live value word.
@@ -117,6 +111,9 @@ mod tests {
         let mut single = LikeSet::new();
         single.insert(u64::from(u32::MAX), Some(NOW), &p);
         sets.push(single);
+        let mut single_zero = LikeSet::new();
+        single_zero.insert(0, None, &p);
+        sets.push(single_zero);
         let encodings: Vec<Encoding> = sets.iter().map(LikeSet::encoding).collect();
         for e in Encoding::ALL {
             assert!(encodings.contains(e), "no {e} set in the test");
