@@ -207,22 +207,24 @@ impl ActivityRef<'_> {
 
 /// An activity state in one word, for the packed block's header: inline
 /// `stripe << 32 | count << 1 | 1` (count saturating at 2^31-1), or the
-/// (even) pointer to the rings, which the word owns.
+/// (even) pointer to the rings, which the word owns. Pointer-typed, so the
+/// rings keep their provenance (Miri checks it with -Zmiri-strict-provenance).
 #[repr(transparent)]
-pub struct ActivityWord(u64);
+pub struct ActivityWord(*mut Rings);
 
 impl ActivityWord {
     pub fn new(a: Activity) -> ActivityWord {
         ActivityWord(match a {
             Activity::Inline { stripe, count } => {
-                (u64::from(stripe) << 32) | (u64::from(count.min(i32::MAX as u32)) << 1) | 1
+                let bits = (u64::from(stripe) << 32) | (u64::from(count.min(i32::MAX as u32)) << 1);
+                std::ptr::without_provenance_mut((bits | 1) as usize)
             }
-            Activity::Rings(r) => Box::into_raw(r) as usize as u64,
+            Activity::Rings(r) => Box::into_raw(r),
         })
     }
 
     fn rings(&self) -> Option<*mut Rings> {
-        (self.0 & 1 == 0).then_some(self.0 as usize as *mut Rings)
+        (self.0.addr() & 1 == 0).then_some(self.0)
     }
 
     pub fn get(&self) -> ActivityRef<'_> {
@@ -231,10 +233,13 @@ impl ActivityWord {
             // owned by this word until `take` or drop; the borrow of self keeps
             // it alive and unmodified for the returned lifetime.
             Some(rings) => ActivityRef::Rings(unsafe { &*rings }),
-            None => ActivityRef::Inline {
-                stripe: (self.0 >> 32) as u32,
-                count: ((self.0 >> 1) as u32) & (i32::MAX as u32),
-            },
+            None => {
+                let bits = self.0.addr() as u64;
+                ActivityRef::Inline {
+                    stripe: (bits >> 32) as u32,
+                    count: ((bits >> 1) as u32) & (i32::MAX as u32),
+                }
+            }
         }
     }
 

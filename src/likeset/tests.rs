@@ -175,6 +175,7 @@ fn promotes_when_large_and_demotes_with_hysteresis() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "a million inserts: too slow under Miri")]
 fn dense_ids_go_roaring_early_and_stay_small() {
     let p = Policy::default();
     let mut s = LikeSet::new();
