@@ -5,17 +5,16 @@
 //! group the feed's keys by hash slot, send one `LIKE.STATUS` per slot, put all the commands for
 //! one node into one pipeline, ask the nodes in parallel, and merge the answers back in the
 //! feed's order. A feed of 300 posts costs one round trip per primary, whatever its size.
-//! The code lives in `examples/support/mod.rs` (`feed_status`), shared with the cluster tests.
+//! The code is `feed_status` in `harness/src/cluster_client.rs` (the dev crate `like-harness`),
+//! shared with the cluster tests.
 //!
 //! ```text
 //! cargo run --release --example feed_status -- 127.0.0.1:7000 [user] [--demo]
 //! ```
 //! `--demo` first writes some likes on `post:0 .. post:999`.
 
-mod support;
-
+use like_harness::cluster_client::{feed_status, key_slot, SlotRouter};
 use std::time::Instant;
-use support::{feed_status, key_slot, SlotRouter};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -10,16 +10,15 @@
 //! * "has this user liked it" is one `LIKE.HAS` on stripe `u mod N`;
 //! * the likers are the N stripes' `LIKE.USERS` pages merged.
 //!
-//! The code lives in `examples/support/mod.rs` (`Striped`), shared with the cluster tests.
+//! The code is `Striped` in `harness/src/cluster_client.rs` (the dev crate `like-harness`),
+//! shared with the cluster tests.
 //!
 //! ```text
 //! cargo run --release --example striped_likes -- 127.0.0.1:7000 [post:launch] [stripes]
 //! ```
 
-mod support;
-
+use like_harness::cluster_client::{SlotRouter, Striped};
 use std::time::{Duration, Instant};
-use support::{SlotRouter, Striped};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();

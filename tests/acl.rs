@@ -2,9 +2,7 @@
 //! carry the ACL categories this server lets a module give, and the README's
 //! ACL recipes work on the server the suite runs against.
 
-mod common;
-
-use common::*;
+use like_harness::*;
 use redis::Value;
 
 /// Every command, once with keys a `~post:*` user may touch and once with a

@@ -2,9 +2,7 @@
 //! validation, option parsing, WRONGTYPE, arity, key specs, command flags,
 //! RESP2 and RESP3 reply shapes.
 
-mod common;
-
-use common::*;
+use like_harness::*;
 use redis::Value;
 
 const MAX_ID: u64 = 9_223_372_036_854_775_807;
@@ -15,6 +13,24 @@ fn exists(con: &mut redis::Connection, key: &str) -> i64 {
 
 fn count(con: &mut redis::Connection, key: &str) -> i64 {
     int(con, &["LIKE.COUNT", key])
+}
+
+// --------------------------------------------------------------- module --
+
+/// The server runs the module of this test binary's own build: `target/<profile>/liblike.so`
+/// next to `target/<profile>/deps/<this test>` (or `$LIKE_MODULE`), never another profile's.
+#[test]
+fn server_loads_the_module_of_this_build() {
+    let srv = Server::start();
+    let path = module_path();
+    println!("module: {}", path.display());
+    let line = format!("Module 'like' loaded from {}", path.display());
+    assert!(srv.log().contains(&line), "no {line:?} in the server log:\n{}", tail(&srv.log(), 40));
+    if std::env::var("LIKE_MODULE").unwrap_or_default().is_empty() {
+        let exe = std::env::current_exe().unwrap();
+        let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
+        assert_eq!(path, profile_dir.join("liblike.so"), "test binary {}", exe.display());
+    }
 }
 
 // ------------------------------------------------------------------ ADD --

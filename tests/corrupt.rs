@@ -2,10 +2,8 @@
 //! they reach the module's loader): each must be refused with an error, or
 //! load a value that behaves sanely. The server must survive all of them.
 
-mod common;
-
-use common::dump::{self, Field, ModuleValue};
-use common::*;
+use like_harness::dump::{self, Field, ModuleValue};
+use like_harness::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use redis::Value;
@@ -125,7 +123,7 @@ impl Fuzz {
         if total > std::time::Duration::from_millis(20) {
             self.slow.push((total, format!("{desc} (RESTORE {t_restore:?})")));
         }
-        if self.n % 200 == 0 {
+        if self.n.is_multiple_of(200) {
             // the server is still there
             assert_eq!(as_str(&ok(&mut self.c, &["PING"])).as_deref(), Some("PONG"));
         }
@@ -247,7 +245,7 @@ impl Fuzz {
         q(c, &["MEMORY", "USAGE", key]).map_err(|e| format!("MEMORY USAGE: {e}"))?;
         // DEBUG DIGEST-VALUE costs a SHA1 step per id (~1 µs): on big values
         // only every 8th accepted variant is digested, to keep the test fast.
-        let do_digest = count <= 20_000 || self.accepted % 8 == 0;
+        let do_digest = count <= 20_000 || self.accepted.is_multiple_of(8);
         let d1 = if do_digest {
             Some(
                 q(c, &["DEBUG", "DIGEST-VALUE", key])
@@ -418,7 +416,7 @@ fn variants_for(name: &str, payload: &[u8], rng: &mut StdRng, fz: &mut Fuzz) {
             &mv.with_blob(b).to_payload(),
         );
         let mut b = blob.clone();
-        b.extend(std::iter::repeat(0u8).take(extra));
+        b.extend(std::iter::repeat_n(0u8, extra));
         fz.try_payload(
             &format!("{name}: blob + {extra} zero bytes"),
             &mv.with_blob(b).to_payload(),
@@ -750,12 +748,9 @@ fn restored_activity_from_the_future_keeps_counting() {
         let key = format!("skew:{ahead}");
         let mut cmd = redis::cmd("RESTORE");
         cmd.arg(&key).arg(0).arg(mv.with_blob(b).to_payload());
-        match cmd.query::<Value>(&mut c) {
-            Err(e) => {
-                println!("activity {what} ahead: refused ({})", redis_error_text(&e));
-                continue;
-            }
-            Ok(_) => {}
+        if let Err(e) = cmd.query::<Value>(&mut c) {
+            println!("activity {what} ahead: refused ({})", redis_error_text(&e));
+            continue;
         }
         let before = ints(&mut c, &["LIKE.RATE", &key]);
         assert_eq!(int(&mut c, &["LIKE.ADD", &key, "4", "5"]), 2);

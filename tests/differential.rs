@@ -3,9 +3,7 @@
 //! and the replies must agree. Fixed seeds (printed); set LIKE_SEED=<n> to
 //! run one more seed.
 
-mod common;
-
-use common::*;
+use like_harness::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeSet;
@@ -245,7 +243,7 @@ impl Diff {
                 let want: Vec<u64> = mem
                     .iter()
                     .copied()
-                    .filter(|&x| after.map_or(true, |a| x > a))
+                    .filter(|&x| after.is_none_or(|a| x > a))
                     .take(limit.unwrap_or(100))
                     .collect();
                 assert_eq!(got, want, "{}", self.ctx(&format!("{a:?}")));

@@ -8,10 +8,8 @@
 //! Never regenerate a fixture to make this test pass: the files are the
 //! compatibility promise. New encoding versions get new files.
 
-mod common;
-
-use common::dump;
-use common::*;
+use like_harness::dump;
+use like_harness::*;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
@@ -192,7 +190,7 @@ fn has_probes(name: &str, ids: &[u64]) -> (Vec<u64>, Vec<u64>) {
         members.insert(ids[k * n / samples]);
     }
     members.insert(ids[n - 1]);
-    let mut rng = SplitMix64(0x601d_e4 ^ n as u64);
+    let mut rng = SplitMix64(0x0060_1de4 ^ n as u64);
     for _ in 0..100 {
         members.insert(ids[(rng.next_u64() % n as u64) as usize]);
     }

@@ -1,9 +1,7 @@
 //! Keyspace notifications (`like.add`, `like.del`, `del`) and client-side
 //! caching invalidation (CLIENT TRACKING) for LIKE.* writes.
 
-mod common;
-
-use common::*;
+use like_harness::*;
 use redis::Value;
 use std::time::Duration;
 
@@ -17,7 +15,7 @@ fn events_until_marker(ps: &mut redis::PubSub, marker: &str) -> Vec<(String, Str
             panic!("no keyspace message (waiting for {marker}): {e}; got so far {out:?}")
         });
         let ch = msg.get_channel_name().to_string();
-        let key = ch.splitn(2, ':').nth(1).unwrap_or("").to_string();
+        let key = ch.split_once(':').map(|x| x.1).unwrap_or("").to_string();
         let ev: String = msg.get_payload().unwrap();
         if key == marker {
             return out;

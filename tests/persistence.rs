@@ -2,10 +2,8 @@
 //! AOF (replay and rewrite without RDB preamble), DUMP/RESTORE, COPY,
 //! DEBUG DIGEST-VALUE, MEMORY USAGE, and loading the older encoding (v1).
 
-mod common;
-
-use common::dump;
-use common::*;
+use like_harness::dump;
+use like_harness::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;

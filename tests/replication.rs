@@ -1,9 +1,7 @@
 //! A primary and a real replica: a random write stream replicates to the
 //! same state; writes that change nothing are not propagated.
 
-mod common;
-
-use common::*;
+use like_harness::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeSet;

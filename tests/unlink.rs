@@ -1,9 +1,7 @@
 //! Lazy free of big like keys: UNLINK and FLUSHALL ASYNC return at once,
 //! the memory is released in the background, the server stays responsive.
 
-mod common;
-
-use common::*;
+use like_harness::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::time::{Duration, Instant};

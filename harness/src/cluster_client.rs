@@ -1,8 +1,7 @@
 //! Client-side helpers for running the LIKE module on Redis Cluster.
 //!
-//! Shared by `examples/feed_status.rs`, `examples/striped_likes.rs` and the cluster tests
-//! (`tests/cluster.rs` includes this file with `#[path]`), so the code the tests prove is the
-//! code the examples ship.
+//! Used by `examples/feed_status.rs`, `examples/striped_likes.rs` and the cluster tests
+//! (`tests/cluster.rs`), so the code the tests prove is the code the examples ship.
 //!
 //! * [`key_slot`]: the Redis Cluster hash slot of a key (CRC16/XMODEM mod 16384, hash tags).
 //! * [`SlotRouter`]: a small slot-aware executor. It reads `CLUSTER SLOTS`, sends every command
@@ -17,8 +16,6 @@
 //!   is split over N keys `post:X:s0 .. post:X:s{N-1}` (in different slots, so on different
 //!   primaries), user `u` always in stripe `u mod N`, so deduplication stays exact and the count
 //!   is the sum of N `LIKE.COUNT`s.
-#![allow(dead_code)]
-
 use redis::{Cmd, Connection, ErrorKind, RedisError, RedisResult, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::thread;
@@ -142,6 +139,10 @@ pub fn parse_cluster_slots(reply: &Value, asked: &str) -> RedisResult<Vec<(u16, 
     }
     Ok(out)
 }
+
+/// One pipeline to send: the node's address, the commands as (index, `ASKING` first), and the
+/// node's cached connection if there is one.
+type Job = (String, Vec<(usize, bool)>, Option<Connection>);
 
 impl SlotRouter {
     /// Connects to the cluster through any of `seeds` (`host:port`) and reads its slot map.
@@ -271,7 +272,7 @@ impl SlotRouter {
                     },
                 }
             }
-            let jobs: Vec<(String, Vec<(usize, bool)>, Option<Connection>)> = groups
+            let jobs: Vec<Job> = groups
                 .into_iter()
                 .map(|(addr, items)| {
                     let conn = self.conns.remove(&addr);

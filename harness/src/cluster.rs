@@ -1,30 +1,24 @@
-//! Real redis-server processes on loopback for the cluster and durability tests.
+//! A Redis Cluster of real redis-server processes on loopback, built on [`Server`].
 //!
-//! * [`Root`]: a temporary directory plus a watchdog shell process that kills every server
-//!   started under it (through their pid files) if the test process dies without cleaning up
-//!   (SIGKILL, abort, a harness timeout). Normal cleanup is the `Drop` of [`Server`]/[`Cluster`].
-//! * [`Server`]: one redis-server with the LIKE module loaded; restartable with the same
-//!   directory and arguments; SIGKILL on demand; killed on drop.
+//! * [`Root`]: a temporary directory for the servers of one test (under the process's scratch
+//!   directory, so the harness watchdog cleans it up if the test process dies).
 //! * [`Cluster`]: six servers with `cluster-enabled yes`, joined by
 //!   `redis-cli --cluster create ... --cluster-replicas 1`, ready once every node reports
 //!   `cluster_state:ok` and every replica is in sync.
+//! * [`Shared`]: one cluster shared by the tests of one test binary, stopped after the last.
+//! * [`NodeLine`], [`parse_cluster_nodes`]: `CLUSTER NODES` parsed.
+//! * [`run_bounded`]: runs a command (`redis-cli --cluster ...`, `strace`) with a time limit.
 //!
 //! Every wait is bounded by a timeout.
-#![allow(dead_code)]
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-// The module path, the free-port helpers, `wait_until` and `spawn_sh` are the stand-alone
-// harness's.
-#[path = "../common/mod.rs"]
-mod common;
-
-use common::spawn_sh;
-pub use common::{free_port, module_path, port_free, wait_until};
+use crate::client::wait_until;
+use crate::server::{info_field, scratch_tempdir, Server};
 
 /// Runs a command with a time limit; its stdout and stderr go to `log`.
 /// Returns (success, combined output). Panics if it does not finish in time.
@@ -51,27 +45,15 @@ pub fn run_bounded(mut cmd: Command, log: &Path, timeout: Duration) -> (bool, St
     }
 }
 
-/// A temporary directory for servers, watched by a watchdog process.
+/// A temporary directory for the servers of one test (removed on drop; removed by the harness
+/// watchdog if the test process dies).
 pub struct Root {
     dir: tempfile::TempDir,
-    watchdog: Option<Child>,
 }
 
 impl Root {
     pub fn new(label: &str) -> Root {
-        let dir =
-            tempfile::Builder::new().prefix(&format!("like-{label}-")).tempdir().expect("tempdir");
-        // If this test process disappears without running its destructors, kill every
-        // redis-server that wrote a pid file under this directory, then remove it.
-        let script = format!(
-            "while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
-             for f in '{root}'/*/redis.pid; do [ -f \"$f\" ] && kill -9 \"$(cat \"$f\")\" 2>/dev/null; done; \
-             rm -rf '{root}'",
-            pid = std::process::id(),
-            root = dir.path().display()
-        );
-        let watchdog = spawn_sh(&script);
-        Root { dir, watchdog }
+        Root { dir: scratch_tempdir(&format!("like-{label}-")) }
     }
 
     pub fn path(&self) -> &Path {
@@ -84,181 +66,6 @@ impl Root {
         fs::create_dir_all(&p).expect("mkdir");
         p
     }
-}
-
-impl Drop for Root {
-    fn drop(&mut self) {
-        if let Some(mut w) = self.watchdog.take() {
-            let _ = w.kill();
-            let _ = w.wait();
-        }
-    }
-}
-
-/// One redis-server process with the LIKE module loaded.
-pub struct Server {
-    pub port: u16,
-    pub dir: PathBuf,
-    args: Vec<String>,
-    child: Option<Child>,
-}
-
-impl Server {
-    /// Starts a server in `dir` on a free port. `extra` are config directives as
-    /// (name, value) pairs that override the defaults (`--save ""`, `--appendonly no`, ...).
-    pub fn start(dir: PathBuf, extra: &[(&str, &str)]) -> Server {
-        let mut last_log = String::new();
-        for _attempt in 0..3 {
-            let port = free_port();
-            let mut args: Vec<String> = Vec::new();
-            let mut push = |k: &str, v: &str| {
-                args.push(format!("--{k}"));
-                args.push(v.to_string());
-            };
-            push("port", &port.to_string());
-            push("bind", "127.0.0.1");
-            push("dir", &dir.display().to_string());
-            push("daemonize", "no");
-            push("logfile", "redis.log");
-            push("pidfile", &dir.join("redis.pid").display().to_string());
-            push("enable-debug-command", "yes");
-            push("loadmodule", &module_path().display().to_string());
-            let mut defaults: Vec<(&str, &str)> = vec![("save", ""), ("appendonly", "no")];
-            defaults.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
-            for (k, v) in defaults.iter().chain(extra.iter()) {
-                push(k, v);
-            }
-            let mut server = Server { port, dir: dir.clone(), args, child: None };
-            server.spawn();
-            match server.wait_ready(Duration::from_secs(15)) {
-                Ok(()) => return server,
-                Err(log) => {
-                    last_log = log;
-                    server.kill9();
-                }
-            }
-        }
-        panic!("redis-server did not start; last log:\n{last_log}");
-    }
-
-    fn spawn(&mut self) {
-        let child = Command::new("redis-server")
-            .args(&self.args)
-            .current_dir(&self.dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn redis-server (is it installed?)");
-        self.child = Some(child);
-    }
-
-    /// Waits until PING answers PONG (loading finished). Err(log) if the process exited or
-    /// the time ran out.
-    fn wait_ready(&mut self, timeout: Duration) -> Result<(), String> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    return Err(format!("exited with {status}:\n{}", self.log()));
-                }
-            }
-            if let Ok(mut c) = self.try_conn(Duration::from_millis(300)) {
-                if let Ok(pong) = redis::cmd("PING").query::<String>(&mut c) {
-                    if pong == "PONG" {
-                        return Ok(());
-                    }
-                }
-            }
-            if Instant::now() >= deadline {
-                return Err(format!("not ready after {timeout:?}:\n{}", self.log()));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    pub fn log(&self) -> String {
-        fs::read_to_string(self.dir.join("redis.log")).unwrap_or_default()
-    }
-
-    pub fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(|c| c.id())
-    }
-
-    pub fn is_running(&mut self) -> bool {
-        match self.child.as_mut() {
-            Some(c) => matches!(c.try_wait(), Ok(None)),
-            None => false,
-        }
-    }
-
-    fn try_conn(&self, timeout: Duration) -> redis::RedisResult<redis::Connection> {
-        let client = redis::Client::open(self.url())?;
-        let c = client.get_connection_with_timeout(timeout)?;
-        c.set_read_timeout(Some(Duration::from_secs(30)))?;
-        c.set_write_timeout(Some(Duration::from_secs(30)))?;
-        Ok(c)
-    }
-
-    /// A plain connection (30 s read/write timeouts).
-    pub fn conn(&self) -> redis::Connection {
-        self.try_conn(Duration::from_secs(5))
-            .unwrap_or_else(|e| panic!("connect to {}: {e}", self.addr()))
-    }
-
-    /// SIGKILL, then reap. No-op if not running.
-    pub fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    /// Starts the server again with the same directory, port and arguments; waits until it
-    /// answers PING (loading finished).
-    pub fn restart(&mut self) {
-        self.kill9();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !port_free(self.port) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        self.spawn();
-        if let Err(log) = self.wait_ready(Duration::from_secs(30)) {
-            panic!("redis-server on {} did not restart: {log}", self.port);
-        }
-    }
-
-    /// The `field:value` lines of `INFO section`.
-    pub fn info(&self, section: &str) -> String {
-        let mut c = self.conn();
-        redis::cmd("INFO").arg(section).query::<String>(&mut c).unwrap_or_default()
-    }
-
-    pub fn info_field(&self, section: &str, field: &str) -> Option<String> {
-        info_field(&self.info(section), field)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill9();
-    }
-}
-
-/// A field of an INFO reply.
-pub fn info_field(info: &str, field: &str) -> Option<String> {
-    info.lines().find_map(|l| {
-        let (k, v) = l.trim_end().split_once(':')?;
-        (k == field).then(|| v.to_string())
-    })
 }
 
 /// One line of CLUSTER NODES.
@@ -329,7 +136,7 @@ impl Cluster {
         let timeout = NODE_TIMEOUT_MS.to_string();
         let nodes: Vec<Server> = (0..n)
             .map(|i| {
-                Server::start(
+                Server::start_in(
                     root.subdir(&format!("node{i}")),
                     &[
                         ("cluster-enabled", "yes"),
@@ -364,7 +171,7 @@ impl Cluster {
     pub fn live_seeds(&mut self) -> Vec<String> {
         let mut out = Vec::new();
         for s in &mut self.nodes {
-            if s.is_running() {
+            if s.is_alive() {
                 out.push(s.addr());
             }
         }
@@ -546,9 +353,11 @@ impl Drop for Cluster {
 /// A process-wide cluster shared by several #[test]s of one test binary.
 ///
 /// Each test calls [`Shared::run`]: tests take turns (a mutex), the cluster is started by the
-/// first one, and killed by the last of `expected` tests to finish (even when tests fail). If
-/// fewer tests run (a name filter), the watchdog of [`Root`] kills the servers when the test
-/// process exits.
+/// first one, and killed by the last of `expected` tests to finish (even when tests fail).
+/// `expected` counts the tests of a default run (not the `#[ignore]`d ones). If fewer tests run
+/// (a name filter, `--ignored`), the harness watchdog kills the servers when the test process
+/// exits; if more run (`--include-ignored`), a test that comes after the last expected one starts
+/// a fresh cluster.
 pub struct Shared {
     state: Mutex<SharedState>,
     expected: usize,
@@ -580,7 +389,7 @@ impl Shared {
                 }
             }
         }
-        let fin = Finish { state: &mut *guard, expected: self.expected };
+        let fin = Finish { state: &mut guard, expected: self.expected };
         if fin.state.cluster.is_none() {
             let started = Instant::now();
             fin.state.cluster = Some(Cluster::start(6, 1));
@@ -597,7 +406,7 @@ impl Shared {
 pub fn restore_cluster(cluster: &mut Cluster) {
     let mut restarted = false;
     for s in &mut cluster.nodes {
-        if !s.is_running() {
+        if !s.is_alive() {
             s.restart();
             restarted = true;
         }

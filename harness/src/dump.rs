@@ -9,8 +9,6 @@
 //! 4 DOUBLE (8 bytes LE), 5 STRING (RDB string). RDB strings may be stored
 //! LZF-compressed (0xC3) or integer-encoded (0xC0..0xC2); the parser
 //! understands both, the builder always writes plain strings.
-#![allow(dead_code)]
-
 pub const RDB_TYPE_MODULE_2: u8 = 7;
 /// The oldest RDB version a supported server writes (Redis 7.0's); newer
 /// servers write higher ones (Redis 7.4+ and Valkey 8 write 12).
@@ -155,6 +153,8 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Reads an RDB length (not the reader's size, hence no `is_empty`).
+    #[allow(clippy::len_without_is_empty)]
     pub fn len(&mut self) -> Result<u64, String> {
         match self.len_or_enc()? {
             (v, false) => Ok(v),
