@@ -60,7 +60,7 @@ struct Fixture {
 }
 
 fn fixture(dist: Dist, n: usize, policy: &Policy) -> Fixture {
-    let mut rng = StdRng::seed_from_u64(0x11_4e_5e_7 ^ n as u64 ^ ((dist as u64) << 40));
+    let mut rng = StdRng::seed_from_u64(0x0114_e5e7 ^ n as u64 ^ ((dist as u64) << 40));
     let mut set = LikeSet::new();
     let mut all: Vec<u64> = Vec::with_capacity(n);
     match dist {

@@ -680,3 +680,60 @@ fn transactions_and_scripts() {
     );
     assert_eq!(as_int(&v), Some(4));
 }
+
+/// `COMMAND DOCS`: every command has a summary and its arguments (what
+/// redis-cli shows as hints), keys typed as keys, options with their tokens.
+#[test]
+fn command_docs_describe_every_argument() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    // (command, [(argument name, type, token, flags)])
+    type ArgDoc = (&'static str, &'static str, Option<&'static str>, &'static [&'static str]);
+    let want: &[(&str, &[ArgDoc])] = &[
+        ("like.add", &[("key", "key", None, &[]), ("user", "integer", None, &["multiple"])]),
+        ("like.del", &[("key", "key", None, &[]), ("user", "integer", None, &["multiple"])]),
+        ("like.toggle", &[("key", "key", None, &[]), ("user", "integer", None, &[])]),
+        ("like.count", &[("key", "key", None, &[])]),
+        ("like.mcount", &[("key", "key", None, &["multiple"])]),
+        ("like.has", &[("key", "key", None, &[]), ("user", "integer", None, &[])]),
+        ("like.status", &[("user", "integer", None, &[]), ("key", "key", None, &["multiple"])]),
+        (
+            "like.users",
+            &[
+                ("key", "key", None, &[]),
+                ("after", "integer", Some("AFTER"), &["optional"]),
+                ("limit", "integer", Some("LIMIT"), &["optional"]),
+            ],
+        ),
+        ("like.rate", &[("key", "key", None, &[])]),
+        ("like.info", &[("key", "key", None, &[])]),
+    ];
+    for (command, args) in want {
+        let docs = ok(&mut c, &["COMMAND", "DOCS", command]);
+        let doc = match &docs {
+            Value::Array(a) if a.len() == 2 => info_value_to_map(&a[1]),
+            Value::Map(m) if m.len() == 1 => info_value_to_map(&m[0].1),
+            other => panic!("COMMAND DOCS {command}: {other:?}"),
+        };
+        let summary = doc.get("summary").and_then(as_str).unwrap_or_default();
+        assert!(!summary.is_empty(), "{command}: no summary");
+        let got = match doc.get("arguments") {
+            Some(Value::Array(list)) => list.iter().map(info_value_to_map).collect::<Vec<_>>(),
+            other => panic!("{command}: arguments {other:?}"),
+        };
+        assert_eq!(got.len(), args.len(), "{command}: {got:?}");
+        for (arg, (name, kind, token, flags)) in got.iter().zip(args.iter()) {
+            assert_eq!(arg.get("name").and_then(as_str).as_deref(), Some(*name), "{command}");
+            assert_eq!(arg.get("type").and_then(as_str).as_deref(), Some(*kind), "{command}");
+            assert_eq!(arg.get("token").and_then(as_str).as_deref(), *token, "{command} {name}");
+            let got_flags: Vec<String> = match arg.get("flags") {
+                Some(Value::Array(f)) | Some(Value::Set(f)) => {
+                    f.iter().filter_map(as_str).collect()
+                }
+                None => vec![],
+                other => panic!("{command} {name}: flags {other:?}"),
+            };
+            assert_eq!(got_flags, flags.iter().map(|f| f.to_string()).collect::<Vec<_>>());
+        }
+    }
+}
