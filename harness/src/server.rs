@@ -23,12 +23,14 @@ use redis::Value;
 pub const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Path of the module shared object: `$LIKE_MODULE` when set and not empty (it must exist),
-/// else the `liblike.so` next to the running binary's profile directory.
+/// else the `liblike.so` that the running binary's own cargo build produced.
 ///
 /// Cargo puts a test binary at `<target>/<profile>/deps/<test>-<hash>` and an example at
-/// `<target>/<profile>/examples/<name>`, and the module at `<target>/<profile>/liblike.so`: a
-/// `cargo test` loads the module of its own profile (`debug` or `release`), never another one.
-/// Panics, saying which `cargo build` to run, when that file is missing.
+/// `<target>/<profile>/examples/<name>`, and builds the module it depends on as
+/// `<target>/<profile>/deps/liblike.so`. That file is the fresh one: `cargo test` rebuilds it
+/// after an edit, while the copy at `<target>/<profile>/liblike.so` is only refreshed by
+/// `cargo build` (so it can be stale). A `cargo test` loads the module of its own build and
+/// profile, never another one. Panics, saying what to run, when neither file exists.
 pub fn module_path() -> PathBuf {
     if let Ok(p) = std::env::var("LIKE_MODULE") {
         if !p.is_empty() {
@@ -39,24 +41,23 @@ pub fn module_path() -> PathBuf {
     }
     let exe = std::env::current_exe().expect("the path of the running binary");
     let profile_dir = profile_dir_of(&exe);
-    let p = profile_dir.join("liblike.so");
-    if !p.exists() {
-        let profile = profile_dir.file_name().and_then(|n| n.to_str()).unwrap_or("?").to_string();
-        let build = match profile.as_str() {
-            "debug" => "cargo build".to_string(),
-            "release" => "cargo build --release".to_string(),
-            other => format!("cargo build --profile {other}"),
-        };
-        panic!(
-            "module not found: {} is missing (the running binary {} was built with the `{profile}` \
-             profile). Run `{build}` first, with the same profile as the tests (e.g. \
-             `cargo build --release` before `cargo test --release`), or set \
-             LIKE_MODULE=/path/to/liblike.so",
-            p.display(),
-            exe.display()
-        );
+    let candidates = [profile_dir.join("deps").join("liblike.so"), profile_dir.join("liblike.so")];
+    if let Some(p) = candidates.iter().find(|p| p.exists()) {
+        return p.clone();
     }
-    p
+    let profile = profile_dir.file_name().and_then(|n| n.to_str()).unwrap_or("?").to_string();
+    let build = match profile.as_str() {
+        "debug" => "cargo build".to_string(),
+        "release" => "cargo build --release".to_string(),
+        other => format!("cargo build --profile {other}"),
+    };
+    panic!(
+        "module not found: neither {} nor {} exists (the running binary {} was built with the \
+         `{profile}` profile). Run `{build}`, or set LIKE_MODULE=/path/to/liblike.so",
+        candidates[0].display(),
+        candidates[1].display(),
+        exe.display()
+    );
 }
 
 /// `<target>/<profile>` for a binary in `<target>/<profile>/deps` or `.../examples` (or
