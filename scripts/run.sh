@@ -31,6 +31,15 @@ if redis-cli -p "$port" ping >/dev/null 2>&1; then
     fi
 fi
 
+# data/ holds one server's RDB and AOF: never start a second one on it.
+for other in "$data"/redis-*.pid; do
+    opid="$(cat "$other" 2>/dev/null || true)"
+    if [ -n "$opid" ] && [ "$(readlink "/proc/$opid/cwd" 2>/dev/null)" = "$data" ]; then
+        echo "the server this script started from $other (pid $opid) still uses $data: stop it first (redis-cli -p <its port> shutdown)" >&2
+        exit 1
+    fi
+done
+
 redis-server ./redis.conf --port "$port" --daemonize yes --logfile "$log" --pidfile "$pidfile"
 for _ in $(seq 100); do
     [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && break
