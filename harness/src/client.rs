@@ -165,37 +165,30 @@ pub fn all_users(con: &mut redis::Connection, key: &str) -> Vec<u64> {
 /// Add many ids, in chunks of `chunk` ids per LIKE.ADD, pipelined. Returns
 /// the sum of the replies.
 pub fn add_many(con: &mut redis::Connection, key: &str, ids: &[u64], chunk: usize) -> i64 {
-    let mut total = 0i64;
-    for group in ids.chunks(chunk * 16) {
-        let mut p = redis::pipe();
-        for c in group.chunks(chunk) {
-            let mut cmd = redis::cmd("LIKE.ADD");
-            cmd.arg(key);
-            for id in c {
-                cmd.arg(*id);
-            }
-            p.add_command(cmd);
-        }
-        let r: Vec<i64> = p.query(con).expect("pipelined LIKE.ADD");
-        total += r.iter().sum::<i64>();
-    }
-    total
+    pipelined_users(con, "LIKE.ADD", key, ids, chunk)
 }
 
 /// Delete many ids, in chunks, pipelined. Returns the sum of the replies.
 pub fn del_many(con: &mut redis::Connection, key: &str, ids: &[u64], chunk: usize) -> i64 {
+    pipelined_users(con, "LIKE.DEL", key, ids, chunk)
+}
+
+/// `command key id...` for every `chunk` ids, 16 commands per round trip; the
+/// sum of the integer replies.
+fn pipelined_users(
+    con: &mut redis::Connection,
+    command: &str,
+    key: &str,
+    ids: &[u64],
+    chunk: usize,
+) -> i64 {
     let mut total = 0i64;
     for group in ids.chunks(chunk * 16) {
         let mut p = redis::pipe();
         for c in group.chunks(chunk) {
-            let mut cmd = redis::cmd("LIKE.DEL");
-            cmd.arg(key);
-            for id in c {
-                cmd.arg(*id);
-            }
-            p.add_command(cmd);
+            p.add_command(redis::cmd(command).arg(key).arg(c).clone());
         }
-        let r: Vec<i64> = p.query(con).expect("pipelined LIKE.DEL");
+        let r: Vec<i64> = p.query(con).unwrap_or_else(|e| panic!("pipelined {command}: {e}"));
         total += r.iter().sum::<i64>();
     }
     total
