@@ -345,7 +345,10 @@ fn info_fields() {
         let m = like_info(&mut c, &key);
         assert_eq!(field_int(&m["count"]), Some(n as i64));
         let enc = as_str(&m["encoding"]).unwrap();
-        assert!(["single", "packed", "roaring"].contains(&enc.as_str()), "encoding {enc}");
+        assert!(
+            ["single", "packed", "roaring", "elias-fano"].contains(&enc.as_str()),
+            "encoding {enc}"
+        );
         seen.insert(enc);
     }
     println!("encodings seen for sparse sets of 1..20000: {seen:?}");

@@ -4,15 +4,18 @@
 //! be strictly ascending and at most 2^63-1, counts must match, and trailing
 //! bytes are refused. A payload either decodes to a sane set or is an error.
 //!
-//! Version 2 (current):
+//! Version 3 (current): version 2 and one more kind.
 //! ```text
-//! u8 kind (0 = sorted list, 1 = roaring)
+//! u8 kind (0 = sorted list, 1 = roaring, 2 = elias-fano)
 //! activity: u8 0 + u32 stripe + u32 count | u8 1 + u32 last + 7 u32 + 7 u32
 //! varint count (>= 1)
-//! list:    u8 width (2, 4, 8), count x width bytes little-endian
-//! roaring: varint n, n x (varint shard = id >> 24, varint len, roaring portable
-//!          bytes of the IDs' low 24 bits)
+//! list:       u8 width (2, 4, 8), count x width bytes little-endian
+//! roaring:    varint n, n x (varint shard = id >> 24, varint len, roaring portable
+//!             bytes of the IDs' low 24 bits)
+//! elias-fano: varint n, n x an Elias-Fano coded run of 1 ..= 256 IDs (ef_run),
+//!             ascending and disjoint
 //! ```
+//! Version 2: kinds 0 and 1.
 //! Version 1 (first release): varint count, then the IDs as varint deltas
 //! (the first absolute). No activity.
 
@@ -22,16 +25,19 @@ use std::io::Cursor;
 use roaring::RoaringBitmap;
 
 use super::activity::{Activity, ActivityRef, Rings};
+use super::ef_run::Run;
+use super::elias_fano::{EliasFano, BLOCK_MAX};
 use super::packed::width_for;
 use super::roaring::{Roaring, Shards, LOW_MASK, SHIFT};
 use super::{Form, LikeSet, Policy, Repr, MAX_ID};
 
-pub const CURRENT_VERSION: u32 = 2;
+pub const CURRENT_VERSION: u32 = 3;
 /// Oldest version still decodable.
 pub const OLDEST_VERSION: u32 = 1;
 
 const KIND_LIST: u8 = 0;
 const KIND_ROARING: u8 = 1;
+const KIND_ELIAS_FANO: u8 = 2;
 const ACTIVITY_INLINE: u8 = 0;
 const ACTIVITY_RINGS: u8 = 1;
 
@@ -49,9 +55,17 @@ impl std::error::Error for DecodeError {}
 type Result<T> = std::result::Result<T, DecodeError>;
 
 /// Appends the current-version encoding of `set` to `out`. The kind table:
-/// `roaring` is written as its shards, every other form as a sorted list.
+/// `roaring` is written as its shards, `elias-fano` as its coded runs, every
+/// other form as a sorted list.
 pub fn encode(set: &LikeSet, out: &mut Vec<u8>) {
     match &set.0 {
+        Repr::EliasFano(e) => {
+            out.push(KIND_ELIAS_FANO);
+            put_activity(out, set.activity());
+            put_varint(out, e.len());
+            put_varint(out, e.runs().count() as u64);
+            e.runs().for_each(|run| out.extend_from_slice(run));
+        }
         Repr::Roaring(r) => {
             out.push(KIND_ROARING);
             put_activity(out, set.activity());
@@ -104,7 +118,7 @@ pub fn decode(bytes: &[u8], version: u32, policy: &Policy) -> Result<LikeSet> {
     let mut r = Reader { bytes, pos: 0 };
     let set = match version {
         1 => decode_v1(&mut r, policy)?,
-        2 => decode_v2(&mut r, policy)?,
+        2 | 3 => decode_v2(&mut r, version, policy)?,
         _ => return Err(DecodeError("unknown encoding version")),
     };
     if r.pos != bytes.len() {
@@ -135,7 +149,8 @@ fn decode_v1(r: &mut Reader<'_>, policy: &Policy) -> Result<LikeSet> {
     Ok(LikeSet::from_sorted(&ids, Activity::default(), policy))
 }
 
-fn decode_v2(r: &mut Reader<'_>, policy: &Policy) -> Result<LikeSet> {
+/// Versions 2 and 3 (3 adds the elias-fano kind).
+fn decode_v2(r: &mut Reader<'_>, version: u32, policy: &Policy) -> Result<LikeSet> {
     let kind = r.u8()?;
     let activity = get_activity(r)?;
     let count = r.varint()?;
@@ -205,6 +220,36 @@ fn decode_v2(r: &mut Reader<'_>, policy: &Policy) -> Result<LikeSet> {
             set.settle(policy);
             set
         }
+        KIND_ELIAS_FANO if version >= 3 => {
+            let n = r.count()?;
+            let mut blocks = Vec::with_capacity(n);
+            let mut total: u64 = 0;
+            let mut prev_last: Option<u64> = None;
+            for _ in 0..n {
+                let (run, len) = Run::parse(r.rest(), MAX_ID).map_err(|e| DecodeError(e.0))?;
+                if run.len() > BLOCK_MAX {
+                    return Err(DecodeError("run too long"));
+                }
+                if prev_last.is_some_and(|p| p >= run.first()) {
+                    return Err(DecodeError("runs not ascending"));
+                }
+                let mut last = run.first();
+                run.for_each(|id| {
+                    last = id;
+                    true
+                });
+                prev_last = Some(last);
+                total += run.len() as u64;
+                blocks.push(Box::from(r.take(len)?));
+            }
+            if total != count {
+                return Err(DecodeError("count mismatch"));
+            }
+            let mut set =
+                LikeSet(Repr::EliasFano(EliasFano::from_runs(blocks, count, Activity::default())));
+            set.settle(policy);
+            set
+        }
         _ => return Err(DecodeError("unknown kind")),
     };
     if set.len() != count {
@@ -264,6 +309,11 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    /// The bytes not read yet.
+    fn rest(&self) -> &'a [u8] {
+        &self.bytes[self.pos..]
+    }
+
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         let end = self
             .pos

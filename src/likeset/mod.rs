@@ -7,6 +7,8 @@
 
 pub mod activity;
 pub mod codec;
+mod ef_run;
+mod elias_fano;
 mod packed;
 mod policy;
 mod roaring;
@@ -54,6 +56,25 @@ pub(crate) trait Form {
 pub enum StoredForm {
     Bits(u64),
     Heap(NonNull<u8>),
+}
+
+impl StoredForm {
+    /// A boxed form's heap address, giving up ownership (the forms' boxes
+    /// hold u64s: 8-aligned).
+    pub(crate) fn from_box<T>(b: Box<T>) -> StoredForm {
+        debug_assert!(std::mem::align_of::<T>() >= 8);
+        StoredForm::Heap(NonNull::from(Box::leak(b)).cast())
+    }
+
+    /// The box `from_box` gave up.
+    ///
+    /// # Safety
+    /// `self` must come from `from_box::<T>`, and be taken back once.
+    pub(crate) unsafe fn into_box<T>(self) -> Option<Box<T>> {
+        let StoredForm::Heap(p) = self else { return None };
+        // SAFETY: per the contract, `p` is the address of a leaked Box<T>.
+        Some(unsafe { Box::from_raw(p.cast::<T>().as_ptr()) })
+    }
 }
 
 /// Largest `StoredForm::Bits` payload: 61 bits (the value word keeps 3 for tags).

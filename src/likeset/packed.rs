@@ -95,6 +95,11 @@ fn layout(width: usize, len: usize) -> Layout {
 }
 
 impl Packed {
+    /// Heap bytes of a packed set of `len` IDs whose largest is `max`.
+    pub fn bytes_for(len: usize, max: u64) -> usize {
+        HEADER + width_for(max) * len
+    }
+
     /// Builds a block from strictly ascending IDs (the caller guarantees order).
     pub fn from_sorted(ids: &[u64], activity: Activity) -> Packed {
         let width = ids.last().map_or(2, |&m| width_for(m));

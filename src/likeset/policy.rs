@@ -2,27 +2,31 @@
 //! and the size rules that move a set between them.
 //!
 //! - `single` holds one like (an ID below 2^32, at most one recent add).
-//! - `packed` holds small sets, up to `Policy::packed_max` IDs (up to
-//!   `PACKED_STRETCH` times that for very sparse 64-bit IDs, where roaring
-//!   would cost more than a native set).
-//! - `roaring` holds the rest, and dense sets as soon as it is clearly smaller.
+//! - `packed` holds small sets as a plain sorted array (fastest writes), up to
+//!   `Policy::packed_max` IDs.
+//! - `elias-fano` holds sparse sets of any size near the information bound.
+//! - `roaring` holds dense and clustered sets (runs and bitmaps).
 //!
-//! A packed set is promoted when it outgrows `packed_max` or when a roaring
-//! bitmap would take under 4/5 of its size; a roaring set is demoted when it
-//! shrinks to half of `packed_max` and the packed form is under 4/5 of its
-//! size. The gap between the two rules keeps a set at the boundary from
-//! flipping on every write.
+//! Beyond one like, the choice is by size: at amortised checks the policy
+//! measures what each allowed form would take for the set's IDs and moves the
+//! set when another form is clearly smaller (under 4/5 of the current one), or
+//! when the current form is no longer allowed (packed past `packed_max`). The
+//! 4/5 margin keeps a set at a boundary from flipping on every write.
+
+use std::ops::ControlFlow;
 
 use super::activity::Activity;
-use super::packed::{self, Packed, View};
+use super::elias_fano::{self, EliasFano};
+use super::packed::Packed;
 use super::roaring::{self, Roaring};
 use super::single::Single;
-use super::Form;
+use super::{ef_run, Form};
 
 super::forms! {
     Single(Single) = "single",
     Packed(Packed) = "packed",
     Roaring(Roaring) = "roaring",
+    EliasFano(EliasFano) = "elias-fano",
 }
 
 /// Encoding thresholds (module configuration).
@@ -46,10 +50,11 @@ impl Default for Policy {
 /// under a microsecond and small sets at 4 B/like.
 pub const DEFAULT_PACKED_MAX: usize = 16_384;
 
-/// How far past `packed_max` a set stays packed when roaring would be far bigger.
-const PACKED_STRETCH: usize = 4;
+/// Sets larger than this are not re-measured: their form is settled, and a
+/// pass over millions of IDs would stall one write.
+const CHECK_MAX: usize = 1 << 20;
 
-/// The smallest form for strictly ascending IDs (at least one).
+/// The smallest form for strictly ascending IDs.
 pub(super) fn form_for_sorted(ids: &[u64], activity: Activity, policy: &Policy) -> Repr {
     let mut repr = match ids {
         [] => Repr::Empty,
@@ -57,7 +62,8 @@ pub(super) fn form_for_sorted(ids: &[u64], activity: Activity, policy: &Policy) 
             Some(single) => Repr::Single(single),
             None => Repr::Packed(Packed::from_sorted(ids, activity)),
         },
-        _ => Repr::Packed(Packed::from_sorted(ids, activity)),
+        _ if ids.len() <= policy.packed_max => Repr::Packed(Packed::from_sorted(ids, activity)),
+        _ => Repr::EliasFano(EliasFano::from_sorted(ids, activity)),
     };
     settle(&mut repr, policy);
     repr
@@ -90,41 +96,25 @@ pub(super) fn hold_activity(repr: &mut Repr, activity: Activity) {
     *repr = Repr::Packed(Packed::from_sorted(&ids, activity));
 }
 
-/// After an insert: promote a packed set that outgrew its form.
+/// After an insert: move the set when its form outgrew it.
 pub(super) fn after_insert(repr: &mut Repr, policy: &Policy) {
-    if let Repr::Packed(p) = repr {
-        let len = p.len();
-        if promotion_due(p.view(), policy, len == policy.packed_max + 1 || size_check_due(len)) {
-            promote(repr);
-        }
+    let len = repr.form().map_or(0, |f| f.len()) as usize;
+    let forced = matches!(repr, Repr::Packed(_)) && len > policy.packed_max;
+    if forced || (len <= CHECK_MAX && size_check_due(len)) {
+        reform(repr, policy, forced);
     }
 }
 
-/// After a remove: drop an empty set, shrink to `single` or demote to packed
-/// where that is smaller.
+/// After a remove: drop an empty set, shrink a one-like set to `single`, or
+/// move the set to a form that is now clearly smaller.
 pub(super) fn after_remove(repr: &mut Repr, policy: &Policy) {
+    let len = repr.form().map_or(0, |f| f.len()) as usize;
     match repr {
         // `single` reports a removal of its one like; it cannot hold zero.
         Repr::Single(_) => *repr = Repr::Empty,
-        Repr::Packed(p) if p.len() == 0 => *repr = Repr::Empty,
-        Repr::Packed(p) if p.len() == 1 => {
-            let id = p.view().get(0).unwrap_or(0);
-            let activity = p.take_activity();
-            match Single::new(id, &activity) {
-                Some(single) => *repr = Repr::Single(single),
-                None => {
-                    // Packed holds any activity.
-                    let _ = p.set_activity(activity);
-                }
-            }
-        }
-        Repr::Roaring(r) if r.len() == 0 => *repr = Repr::Empty,
-        Repr::Roaring(r) => {
-            let n = r.len() as usize;
-            if n <= policy.packed_max / 2 && size_check_due(n) {
-                demote_if_smaller(repr);
-            }
-        }
+        _ if len == 0 => *repr = Repr::Empty,
+        _ if len == 1 => shrink_to_single(repr),
+        _ if len <= CHECK_MAX && size_check_due(len) => reform(repr, policy, false),
         _ => {}
     }
 }
@@ -132,23 +122,34 @@ pub(super) fn after_remove(repr: &mut Repr, policy: &Policy) {
 /// The best form for the current content (after loading, or when the
 /// thresholds changed).
 pub(super) fn settle(repr: &mut Repr, policy: &Policy) {
-    match repr {
-        Repr::Packed(p) => {
-            if promotion_due(p.view(), policy, true) {
-                promote(repr);
-            } else {
-                after_remove(repr, policy);
+    match repr.form().map_or(0, |f| f.len()) {
+        0 => *repr = Repr::Empty,
+        1 => shrink_to_single(repr),
+        _ => {
+            let forced = matches!(repr, Repr::Packed(p) if p.len() > policy.packed_max);
+            reform(repr, policy, forced);
+        }
+    }
+    if let Repr::Roaring(r) = repr {
+        r.optimize();
+    }
+}
+
+fn shrink_to_single(repr: &mut Repr) {
+    let Some(form) = repr.form_mut() else { return };
+    let mut id = None;
+    form.visit_from(0, &mut |x| {
+        id = Some(x);
+        ControlFlow::Break(())
+    });
+    let activity = form.take_activity();
+    match id.and_then(|id| Single::new(id, &activity)) {
+        Some(single) => *repr = Repr::Single(single),
+        None => {
+            if let Err(activity) = form.set_activity(activity) {
+                hold_activity(repr, activity);
             }
         }
-        Repr::Roaring(r) => {
-            if r.len() as usize <= policy.packed_max / 2 {
-                demote_if_smaller(repr);
-            }
-            if let Repr::Roaring(r) = repr {
-                r.optimize();
-            }
-        }
-        _ => {}
     }
 }
 
@@ -160,87 +161,142 @@ fn size_check_due(len: usize) -> bool {
     len.is_multiple_of(step)
 }
 
-fn promote(repr: &mut Repr) {
-    let Repr::Packed(p) = repr else { return };
-    let activity = p.take_activity();
-    *repr = Repr::Roaring(Roaring::from_sorted(p.view().iter(), activity));
-}
-
-fn demote_if_smaller(repr: &mut Repr) {
-    let Repr::Roaring(r) = repr else { return };
-    let width = r.max().map_or(2, packed::width_for);
-    let packed_bytes = 16 + width * r.len() as usize;
-    if packed_bytes * 5 / 4 < r.bitmap_bytes() {
-        let ids: Vec<u64> = r.iter().collect();
-        let activity = r.take_activity();
-        *repr = Repr::Packed(Packed::from_sorted(&ids, activity));
-    }
-}
-
-fn packed_bytes(v: View<'_>) -> usize {
-    let width = match v {
-        View::W2(_) => 2,
-        View::W4(_) => 4,
-        View::W8(_) => 8,
+/// Moves a set of two or more IDs to the smallest allowed form, when that is
+/// clearly smaller than its current one or the current one is not allowed.
+fn reform(repr: &mut Repr, policy: &Policy, forced: bool) {
+    let Some(form) = repr.form() else { return };
+    let current = form.encoding();
+    let current_bytes = form.heap_bytes() - form.activity().heap_bytes();
+    let sizes = measure(form, policy);
+    let Some((best, best_bytes)) =
+        sizes.into_iter().filter(|&(e, _)| e != current).min_by_key(|&(_, b)| b)
+    else {
+        return;
     };
-    16 + width * v.len()
-}
-
-/// Estimated heap bytes of these IDs as sharded roaring bitmaps, container by
-/// container (as `Shards::heap_bytes` counts them); stops early once above `cap`.
-fn roaring_estimate(v: View<'_>, cap: usize) -> usize {
-    let mut est = Roaring::EMPTY_BYTES;
-    let (mut i, n) = (0, v.len());
-    let mut shard_count = 0;
-    while i < n && est <= cap {
-        let shard = v.get(i).unwrap_or(0) >> roaring::SHIFT;
-        shard_count += 1;
-        let mut containers: usize = 0;
-        while i < n && est <= cap {
-            let first = v.get(i).unwrap_or(0);
-            if first >> roaring::SHIFT != shard {
-                break;
-            }
-            let (mut card, mut runs, mut prev) = (0usize, 0usize, None::<u64>);
-            while let Some(id) = v.get(i).filter(|id| id >> 16 == first >> 16) {
-                if prev.is_none_or(|p| p + 1 != id) {
-                    runs += 1;
-                }
-                prev = Some(id);
-                card += 1;
-                i += 1;
-            }
-            containers += 1;
-            est += roaring::MIN_STORE_BYTES + (2 * card).min(8192).min(4 * runs);
-        }
-        est += containers.next_power_of_two().max(4) * roaring::CONTAINER_BYTES;
+    if forced || best_bytes.saturating_mul(5) / 4 < current_bytes {
+        convert(repr, best);
     }
-    est + roaring::map_bytes(shard_count)
 }
 
-/// Whether a packed set should become roaring. `estimate` says whether the
-/// O(len) size estimate may run now (always when settling, amortised on writes).
-/// Past packed_max a set stays packed only where roaring would be far bigger,
-/// and at most up to PACKED_STRETCH x packed_max (bounds the memmove).
-fn promotion_due(v: View<'_>, policy: &Policy, estimate: bool) -> bool {
-    let len = v.len();
+/// What each multi-ID form other than `single` would take for these IDs:
+/// packed only up to `packed_max`.
+fn measure(form: &dyn Form, policy: &Policy) -> Vec<(Encoding, usize)> {
+    let len = form.len() as usize;
+    let mut ef = EfEstimate::default();
+    let mut roaring = RoaringEstimate::default();
+    let mut max = 0;
+    form.visit_from(0, &mut |id| {
+        ef.push(id);
+        roaring.push(id);
+        max = id;
+        ControlFlow::Continue(())
+    });
+    let mut sizes = vec![(Encoding::EliasFano, ef.finish()), (Encoding::Roaring, roaring.finish())];
     if len <= policy.packed_max {
-        estimate && roaring_clearly_smaller(v)
-    } else {
-        len > policy.packed_max.saturating_mul(PACKED_STRETCH)
-            || (estimate && !roaring_far_bigger(v))
+        sizes.push((Encoding::Packed, Packed::bytes_for(len, max)));
+    }
+    sizes
+}
+
+fn convert(repr: &mut Repr, to: Encoding) {
+    let Some(form) = repr.form_mut() else { return };
+    let activity = form.take_activity();
+    let ids = super::ids_of(repr);
+    *repr = match to {
+        // `single` is never measured: a set of one like shrinks to it directly.
+        Encoding::Single | Encoding::Packed => Repr::Packed(Packed::from_sorted(&ids, activity)),
+        Encoding::EliasFano => Repr::EliasFano(EliasFano::from_sorted(&ids, activity)),
+        Encoding::Roaring => Repr::Roaring(Roaring::from_sorted(ids.into_iter(), activity)),
+    };
+}
+
+/// Bytes of an Elias-Fano set of the IDs pushed, in full blocks.
+#[derive(Default)]
+struct EfEstimate {
+    bytes: usize,
+    blocks: usize,
+    in_block: u64,
+    first: u64,
+    last: u64,
+}
+
+impl EfEstimate {
+    fn push(&mut self, id: u64) {
+        if self.in_block == 0 {
+            self.first = id;
+        }
+        self.last = id;
+        self.in_block += 1;
+        if self.in_block == elias_fano::BLOCK_MAX as u64 {
+            self.close();
+        }
+    }
+
+    fn close(&mut self) {
+        if self.in_block > 0 {
+            self.bytes += ef_run::encoded_len_of(self.in_block, self.first, self.last);
+            self.blocks += 1;
+            self.in_block = 0;
+        }
+    }
+
+    fn finish(mut self) -> usize {
+        self.close();
+        EliasFano::bytes_for(self.blocks, self.bytes)
     }
 }
 
-/// Whether a roaring bitmap of these IDs would take well under (4/5 of) the packed block.
-fn roaring_clearly_smaller(v: View<'_>) -> bool {
-    let packed = packed_bytes(v);
-    roaring_estimate(v, packed) * 5 / 4 < packed
+/// Heap bytes of the IDs pushed as sharded roaring bitmaps, container by
+/// container (as `Shards::heap_bytes` counts them).
+#[derive(Default)]
+struct RoaringEstimate {
+    bytes: usize,
+    shards: usize,
+    containers_in_shard: usize,
+    shard: Option<u64>,
+    container: Option<u64>,
+    card: usize,
+    runs: usize,
+    prev: Option<u64>,
 }
 
-/// Whether roaring would cost more per like than a native set's hashtable
-/// entry (64 B): very sparse 64-bit IDs (e.g. Snowflake IDs), a bitmap each.
-fn roaring_far_bigger(v: View<'_>) -> bool {
-    let cap = 64 * v.len();
-    roaring_estimate(v, cap) > cap
+impl RoaringEstimate {
+    fn push(&mut self, id: u64) {
+        if self.container != Some(id >> 16) {
+            self.close_container();
+            if self.shard != Some(id >> roaring::SHIFT) {
+                self.close_shard();
+                self.shard = Some(id >> roaring::SHIFT);
+                self.shards += 1;
+            }
+            self.container = Some(id >> 16);
+        }
+        if self.prev.is_none_or(|p| p + 1 != id) {
+            self.runs += 1;
+        }
+        self.prev = Some(id);
+        self.card += 1;
+    }
+
+    fn close_container(&mut self) {
+        if self.container.take().is_some() {
+            self.bytes += roaring::MIN_STORE_BYTES + (2 * self.card).min(8192).min(4 * self.runs);
+            self.containers_in_shard += 1;
+            (self.card, self.runs) = (0, 0);
+        }
+    }
+
+    fn close_shard(&mut self) {
+        if self.containers_in_shard > 0 {
+            self.bytes +=
+                self.containers_in_shard.next_power_of_two().max(4) * roaring::CONTAINER_BYTES;
+            self.containers_in_shard = 0;
+        }
+    }
+
+    fn finish(mut self) -> usize {
+        self.close_container();
+        self.close_shard();
+        Roaring::EMPTY_BYTES + self.bytes + roaring::map_bytes(self.shards)
+    }
 }

@@ -46,14 +46,6 @@ impl Roaring {
         self.0.map.shards()
     }
 
-    pub fn max(&self) -> Option<u64> {
-        self.0.map.max()
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
-        self.0.map.iter_from(0)
-    }
-
     /// Converts containers to run-length form where that is smaller.
     pub fn optimize(&mut self) {
         self.0.map.optimize();
@@ -66,15 +58,13 @@ impl Roaring {
 }
 
 impl Stored for Roaring {
-    /// The box's address (8-aligned: `Inner` holds u64s), giving up ownership.
     fn into_stored(self) -> StoredForm {
-        StoredForm::Heap(std::ptr::NonNull::from(Box::leak(self.0)).cast())
+        StoredForm::from_box(self.0)
     }
 
     unsafe fn from_stored(stored: StoredForm) -> Option<Roaring> {
-        let StoredForm::Heap(p) = stored else { return None };
-        // SAFETY: per the contract, `p` is the address of a leaked Box<Inner>.
-        Some(Roaring(unsafe { Box::from_raw(p.cast::<Inner>().as_ptr()) }))
+        // SAFETY: per the contract, `stored` came from `into_stored` above.
+        unsafe { stored.into_box() }.map(Roaring)
     }
 }
 
@@ -223,13 +213,6 @@ impl Shards {
             self.map.remove(&key);
         }
         removed
-    }
-
-    pub fn max(&self) -> Option<u64> {
-        self.map
-            .iter()
-            .next_back()
-            .and_then(|(k, bm)| bm.max().map(|low| (k << SHIFT) | u64::from(low)))
     }
 
     /// Converts containers to run-length form where that is smaller.

@@ -151,27 +151,42 @@ fn single_is_inline_and_grows() {
     assert!(t.is_empty());
 }
 
+/// Bytes per ID the information-theoretic bound allows for `n` IDs spread
+/// over `range` values: (log2(range / n) + 1.44) / 8.
+fn bound_bytes_per_id(n: u64, range: u64) -> f64 {
+    ((range as f64 / n as f64).log2().max(0.0) + 1.44) / 8.0
+}
+
 #[test]
-fn promotes_when_large_and_demotes_with_hysteresis() {
+fn sparse_sets_move_to_elias_fano_and_back() {
     let p = Policy { packed_max: 1000 };
     let mut s = LikeSet::new();
-    // Sparse ids (one roaring container each): packed until packed_max.
-    for i in 0..1000u64 {
+    // One ID per 2^16: packed while small, then the compressed form.
+    for i in 0..5000u64 {
         s.insert(i * 65_537, None, &p);
     }
-    assert_eq!(s.encoding(), Encoding::Packed);
-    s.insert(7, None, &p);
-    assert_eq!(s.encoding(), Encoding::Roaring);
-    // Shrinking a little does not demote; shrinking to half does.
-    for i in 0..200u64 {
-        s.remove(i * 65_537, &p);
-    }
-    assert_eq!(s.encoding(), Encoding::Roaring);
-    for i in 200..600u64 {
-        s.remove(i * 65_537, &p);
+    assert_eq!(s.encoding(), Encoding::EliasFano);
+    let per_id = s.heap_bytes() as f64 / 5000.0;
+    let bound = bound_bytes_per_id(5000, 5000 * 65_537);
+    assert!(per_id < 1.5 * bound, "{per_id:.2} B/ID, bound {bound:.2}");
+    // Shrinking to a handful of IDs goes back to the plain array.
+    for i in 10..5000u64 {
+        assert!(s.remove(i * 65_537, &p));
     }
     assert_eq!(s.encoding(), Encoding::Packed);
-    assert_eq!(s.len(), 401);
+    assert_eq!(s.to_vec(), (0..10u64).map(|i| i * 65_537).collect::<Vec<_>>());
+}
+
+#[test]
+fn packed_max_bounds_the_plain_array() {
+    // Past packed_max a set leaves the array even where that is not smaller.
+    let p = Policy { packed_max: 16 };
+    let mut s = LikeSet::new();
+    for i in 0..17u64 {
+        s.insert(i, None, &p);
+    }
+    assert_ne!(s.encoding(), Encoding::Packed);
+    assert_eq!(s.len(), 17);
 }
 
 #[test]
@@ -184,12 +199,13 @@ fn dense_ids_go_roaring_early_and_stay_small() {
     }
     assert_eq!(s.encoding(), Encoding::Roaring);
     assert!(s.heap_bytes() < 1_000_000 / 100 * 4, "{} bytes", s.heap_bytes());
+    // Small dense sets take a compressed form too (whichever is smaller).
     let mut small_dense = LikeSet::new();
     for i in 0..512u64 {
         small_dense.insert(1_000 + i, None, &p);
     }
-    assert_eq!(small_dense.encoding(), Encoding::Roaring);
-    assert!(small_dense.heap_bytes() < 512 * 2);
+    assert_ne!(small_dense.encoding(), Encoding::Packed);
+    assert!(small_dense.heap_bytes() < 512 * 2, "{}", small_dense.heap_bytes());
 }
 
 #[test]
@@ -215,20 +231,88 @@ fn decode_refuses_forged_payloads() {
 }
 
 #[test]
-fn very_sparse_64_bit_ids_stay_packed_up_to_the_stretch() {
-    let p = Policy { packed_max: 100 };
+fn snowflake_ids_stay_near_the_bound() {
+    let p = Policy::default();
     let mut s = LikeSet::new();
-    // Snowflake-like IDs: one per 2^32 range; roaring would pay a bitmap each.
-    for i in 0..400u64 {
-        s.insert((i << 40) | 12345, None, &p);
+    // Snowflake-like IDs: a 41-bit millisecond time over a year, 22 low bits.
+    let (start, year_ms) = (500_000_000_000u64, 31_536_000_000u64);
+    let mut x = 88172645463325252u64;
+    let mut ids = Vec::new();
+    for _ in 0..20_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let id = ((start + x % year_ms) << 22) | (x >> 42);
+        s.insert(id, None, &p);
+        ids.push(id);
     }
-    assert_eq!(s.encoding(), Encoding::Packed);
-    s.insert(401 << 40, None, &p);
-    assert_eq!(s.encoding(), Encoding::Roaring);
-    // Sparse 32-bit IDs past packed_max: roaring costs under 64 B/like, so it promotes.
-    let mut t = LikeSet::new();
-    for i in 0..101u64 {
-        t.insert(i * 65_537, None, &p);
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(s.encoding(), Encoding::EliasFano);
+    assert_eq!(s.to_vec(), ids);
+    let n = ids.len() as u64;
+    let bound = bound_bytes_per_id(n, ids[ids.len() - 1] - ids[0]);
+    let per_id = s.heap_bytes() as f64 / n as f64;
+    assert!(per_id < 1.5 * bound, "{per_id:.2} B/ID, bound {bound:.2}");
+}
+
+/// Bytes per like of the like-set alone (no Redis overhead) against the
+/// information bound, over ID shapes and sizes; and insert/contains time.
+/// `cargo test --release --lib measure_shapes -- --ignored --nocapture`
+#[test]
+#[ignore = "measurement"]
+fn measure_shapes() {
+    let p = Policy::default();
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let shapes: [(&str, u64); 5] = [
+        ("u2^20", 1 << 20),
+        ("u2^32", 1 << 32),
+        ("u10^9", 1_000_000_000),
+        ("u2^63", MAX_ID),
+        ("snowflake", 0),
+    ];
+    for (name, range) in shapes {
+        for n in [100u64, 1_000, 10_000, 50_000, 65_537, 100_000, 300_000, 1_000_000] {
+            if range != 0 && n * 2 > range {
+                continue;
+            }
+            let mut ids = std::collections::BTreeSet::new();
+            while (ids.len() as u64) < n {
+                let r = next();
+                let id = if range == 0 {
+                    ((500_000_000_000 + r % 31_536_000_000) << 22) | (r >> 42)
+                } else {
+                    r % range
+                };
+                ids.insert(id.min(MAX_ID));
+            }
+            let ids: Vec<u64> = ids.into_iter().collect();
+            let mut s = LikeSet::new();
+            let t0 = std::time::Instant::now();
+            for &id in &ids {
+                s.insert(id, None, &p);
+            }
+            let insert_ns = t0.elapsed().as_nanos() as f64 / n as f64;
+            let t0 = std::time::Instant::now();
+            let mut hits = 0;
+            for &id in ids.iter().step_by(7) {
+                hits += usize::from(s.contains(id));
+            }
+            let has_ns = t0.elapsed().as_nanos() as f64 / hits as f64;
+            let span = ids[ids.len() - 1] - ids[0];
+            let bound = bound_bytes_per_id(n, span.max(n));
+            let per = s.heap_bytes() as f64 / n as f64;
+            println!(
+                "{name:>10} n={n:>8} {:>11} {per:6.2} B/like bound {bound:5.2} ratio {:4.2}  insert {insert_ns:6.0} ns  has {has_ns:5.0} ns",
+                s.encoding().name(),
+                per / bound
+            );
+        }
     }
-    assert_eq!(t.encoding(), Encoding::Roaring);
 }

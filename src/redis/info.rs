@@ -62,7 +62,9 @@ pub fn fields(mut field: impl FnMut(&CStr, i64)) {
     field(c"keys", per_encoding.iter().map(|(_, n)| n).sum());
     field(c"likes", LIKES.load(Ordering::Relaxed));
     for (e, n) in per_encoding {
-        let name = std::ffi::CString::new(format!("keys_{}", e.name())).unwrap_or_default();
+        // INFO field names take underscores: `keys_elias_fano`.
+        let name = std::ffi::CString::new(format!("keys_{}", e.name().replace('-', "_")))
+            .unwrap_or_default();
         field(&name, n);
     }
     field(c"memory_bytes", i64::try_from(MODULE_BYTES.load(Ordering::Relaxed)).unwrap_or(i64::MAX));

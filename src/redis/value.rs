@@ -111,6 +111,11 @@ mod tests {
         let mut single = LikeSet::new();
         single.insert(u64::from(u32::MAX), Some(NOW), &p);
         sets.push(single);
+        let mut dense = LikeSet::new();
+        for i in 0..70_000 {
+            dense.insert(i, None, &p);
+        }
+        sets.push(dense);
         let mut single_zero = LikeSet::new();
         single_zero.insert(0, None, &p);
         sets.push(single_zero);

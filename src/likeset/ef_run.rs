@@ -1,0 +1,592 @@
+//! Elias-Fano coding of a short strictly ascending run of IDs: the building
+//! block of the compressed encoding. n IDs spread over a range of u values
+//! take about n * (2 + log2(u / n)) bits, within a bit or two per ID of the
+//! information-theoretic minimum log2(C(u, n)), whatever the ID shape.
+//!
+//! Layout of one coded run (little-endian bit order throughout):
+//! ```text
+//! u16 n (1 ..= u16::MAX)   u8 l (low bits per ID, 0 ..= 62)   u64 first
+//! (n-1) * l bits: the low l bits of each offset (id - first), IDs 1 .. n-1
+//! unary high parts: for offset i (1 ..= n-1), a 1 at bit (offset >> l) + (i-1)
+//! ```
+//! The byte length is exactly what those bits need; a run with n = 1 is the
+//! 11-byte header alone.
+
+/// Header bytes of a coded run.
+pub const HEADER: usize = 11;
+
+/// Low bits per offset for `count` offsets spread up to `max_offset`.
+fn low_bits(count: u64, max_offset: u64) -> u32 {
+    if count == 0 || max_offset < count {
+        0
+    } else {
+        (max_offset / count).ilog2()
+    }
+}
+
+/// Bytes of the code of strictly ascending `ids` (at least one).
+pub fn encoded_len(ids: &[u64]) -> usize {
+    let (Some(&first), Some(&last)) = (ids.first(), ids.last()) else { return HEADER };
+    let m = (ids.len() - 1) as u64;
+    let l = low_bits(m, last - first);
+    let bits = m * u64::from(l) + high_bits_len(m, last - first, l);
+    HEADER + bits.div_ceil(8) as usize
+}
+
+/// Bits of the unary high parts.
+fn high_bits_len(m: u64, max_offset: u64, l: u32) -> u64 {
+    if m == 0 {
+        0
+    } else {
+        (max_offset >> l) + m
+    }
+}
+
+/// Appends the code of strictly ascending `ids` (1 ..= u16::MAX of them).
+pub fn encode(ids: &[u64], out: &mut Vec<u8>) {
+    debug_assert!(!ids.is_empty() && ids.len() <= usize::from(u16::MAX));
+    debug_assert!(ids.windows(2).all(|w| w[0] < w[1]));
+    let first = ids[0];
+    let last = ids[ids.len() - 1];
+    let m = (ids.len() - 1) as u64;
+    let l = low_bits(m, last - first);
+    let start = out.len();
+    out.extend_from_slice(&(ids.len() as u16).to_le_bytes());
+    out.push(l as u8);
+    out.extend_from_slice(&first.to_le_bytes());
+    let low_len = m * u64::from(l);
+    let total_bits = low_len + high_bits_len(m, last - first, l);
+    out.resize(start + HEADER + total_bits.div_ceil(8) as usize, 0);
+    let body = &mut out[start + HEADER..];
+    // Two sequential passes with a word-sized accumulator: the low bits, then
+    // the unary high parts (a 1 after `offset >> l` zeros in all, in order).
+    let mut sink = BitSink::new(body);
+    if l > 0 {
+        for &id in &ids[1..] {
+            sink.push((id - first) & low_mask(l), l);
+        }
+    }
+    let mut high_at = 0u64;
+    for &id in &ids[1..] {
+        let high = (id - first) >> l;
+        let gap = high - high_at;
+        if gap < 62 {
+            // The zeros and the one in a single push.
+            sink.push(1 << gap, gap as u32 + 1);
+        } else {
+            sink.skip(gap);
+            sink.push(1, 1);
+        }
+        high_at = high;
+    }
+    sink.finish();
+}
+
+/// Writes bits in order into zeroed bytes, a word at a time.
+struct BitSink<'a> {
+    bytes: &'a mut [u8],
+    /// Bytes already written out.
+    pos: usize,
+    acc: u64,
+    /// Bits held in `acc` (below 64).
+    held: u32,
+}
+
+impl<'a> BitSink<'a> {
+    fn new(bytes: &'a mut [u8]) -> BitSink<'a> {
+        BitSink { bytes, pos: 0, acc: 0, held: 0 }
+    }
+
+    /// Appends the low `width` (1 ..= 62) bits of `value`.
+    #[inline]
+    fn push(&mut self, value: u64, width: u32) {
+        self.acc |= value << self.held;
+        let total = self.held + width;
+        if total >= 64 {
+            self.flush_word();
+            // The bits of `value` that did not fit.
+            self.acc = if self.held == 0 { 0 } else { value >> (64 - self.held) };
+            self.held = total - 64;
+        } else {
+            self.held = total;
+        }
+    }
+
+    /// Appends `n` zero bits.
+    fn skip(&mut self, mut n: u64) {
+        while n > 0 {
+            let step = n.min(62) as u32;
+            self.push(0, step);
+            n -= u64::from(step);
+        }
+    }
+
+    #[inline]
+    fn flush_word(&mut self) {
+        let word = self.acc.to_le_bytes();
+        if let Some(dst) = self.bytes.get_mut(self.pos..self.pos + 8) {
+            // A fixed-size copy: one store.
+            dst.copy_from_slice(&word);
+            self.pos += 8;
+        } else {
+            let end = self.bytes.len();
+            self.bytes[self.pos..end].copy_from_slice(&word[..end - self.pos]);
+            self.pos = end;
+        }
+    }
+
+    fn finish(mut self) {
+        if self.held > 0 {
+            self.flush_word();
+        }
+    }
+}
+
+fn low_mask(l: u32) -> u64 {
+    if l >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << l) - 1
+    }
+}
+
+/// Fixed-width values read in order.
+struct BitSource<'a> {
+    bytes: &'a [u8],
+    at: u64,
+    width: u32,
+}
+
+impl BitSource<'_> {
+    #[inline]
+    fn next(&mut self) -> u64 {
+        if self.width == 0 {
+            return 0;
+        }
+        let v = read_word(self.bytes, self.at) & low_mask(self.width);
+        self.at += u64::from(self.width);
+        v
+    }
+}
+
+/// Up to 64 bits starting at bit `at` of `bytes` (bits past the end read as 0).
+#[inline]
+fn read_word(bytes: &[u8], at: u64) -> u64 {
+    let byte = (at / 8) as usize;
+    let shift = at % 8;
+    if let Some(chunk) = bytes.get(byte..byte + 9) {
+        let mut lo = [0u8; 8];
+        lo.copy_from_slice(&chunk[..8]);
+        let lo = u64::from_le_bytes(lo);
+        // The 9th byte supplies the top `shift` bits (none when shift is 0).
+        return (lo >> shift) | ((u64::from(chunk[8]) << 1) << (63 - shift));
+    }
+    let mut buf = [0u8; 16];
+    let end = bytes.len().min(byte + 9);
+    if byte < end {
+        buf[..end - byte].copy_from_slice(&bytes[byte..end]);
+    }
+    (u128::from_le_bytes(buf) >> shift) as u64
+}
+
+/// Why a coded run was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Corrupt(pub &'static str);
+
+/// A validated coded run, read in place.
+#[derive(Clone, Copy)]
+pub struct Run<'a> {
+    n: usize,
+    l: u32,
+    first: u64,
+    body: &'a [u8],
+}
+
+impl<'a> Run<'a> {
+    /// Reads the run at the start of `bytes`; returns it and its byte length.
+    /// Checks everything a later read relies on: lengths, unary parts, that
+    /// IDs ascend strictly and stay at most `max_id`.
+    pub fn parse(bytes: &'a [u8], max_id: u64) -> Result<(Run<'a>, usize), Corrupt> {
+        let header = bytes.get(..HEADER).ok_or(Corrupt("truncated run header"))?;
+        let n = usize::from(u16::from_le_bytes([header[0], header[1]]));
+        let l = u32::from(header[2]);
+        let mut first_bytes = [0u8; 8];
+        first_bytes.copy_from_slice(&header[3..11]);
+        let first = u64::from_le_bytes(first_bytes);
+        if n == 0 {
+            return Err(Corrupt("empty run"));
+        }
+        if l > 62 {
+            return Err(Corrupt("bad low-bit width"));
+        }
+        if first > max_id {
+            return Err(Corrupt("id out of range"));
+        }
+        let m = (n - 1) as u64;
+        let low_len = m * u64::from(l);
+        // The high parts hold m ones; their zeros are at most (max_id - first) >> l.
+        let rest = &bytes[HEADER..];
+        let run = Run { n, l, first, body: rest };
+        // Walk the high parts once: count the ones and find where they end.
+        let mut seen = 0u64;
+        let mut bit = low_len;
+        let mut prev: Option<u64> = None;
+        let total_bits = rest.len() as u64 * 8;
+        while seen < m {
+            if bit >= total_bits {
+                return Err(Corrupt("truncated run"));
+            }
+            if run.bit(bit) {
+                let high = bit - low_len - seen;
+                let offset = (high << l) | run.low(seen);
+                if high > (max_id - first) >> l || offset > max_id - first {
+                    return Err(Corrupt("id out of range"));
+                }
+                if offset == 0 || prev.is_some_and(|p| p >= offset) {
+                    return Err(Corrupt("ids not ascending"));
+                }
+                prev = Some(offset);
+                seen += 1;
+            }
+            bit += 1;
+        }
+        let len = HEADER + bit.div_ceil(8) as usize;
+        // The code is exactly as long as encode makes it: no stray bits.
+        let last = prev.map_or(first, |p| first + p);
+        let ids_len = encoded_len_of(n as u64, first, last);
+        if len != ids_len || l != low_bits(m, last - first) {
+            return Err(Corrupt("run not in canonical form"));
+        }
+        if (bit..(len - HEADER) as u64 * 8).any(|b| run.bit(b)) {
+            return Err(Corrupt("stray bits after a run"));
+        }
+        Ok((Run { body: &rest[..len - HEADER], ..run }, len))
+    }
+
+    /// A run this module coded (a block of a live set): only the header is
+    /// read. A malformed one (a bug) reads as the single ID 0.
+    pub fn trusted(bytes: &'a [u8]) -> Run<'a> {
+        debug_assert!(bytes.len() >= HEADER && u16::from_le_bytes([bytes[0], bytes[1]]) > 0);
+        match bytes.get(..HEADER) {
+            Some(h) => {
+                let mut first = [0u8; 8];
+                first.copy_from_slice(&h[3..11]);
+                Run {
+                    n: usize::from(u16::from_le_bytes([h[0], h[1]])).max(1),
+                    l: u32::from(h[2]).min(62),
+                    first: u64::from_le_bytes(first),
+                    body: &bytes[HEADER..],
+                }
+            }
+            None => Run { n: 1, l: 0, first: 0, body: &[] },
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    pub fn first(&self) -> u64 {
+        self.first
+    }
+
+    fn bit(&self, bit: u64) -> bool {
+        self.body.get((bit / 8) as usize).is_some_and(|b| b >> (bit % 8) & 1 == 1)
+    }
+
+    /// The low bits of offset `i` (0-based among the n-1 offsets).
+    #[inline]
+    fn low(&self, i: u64) -> u64 {
+        if self.l == 0 {
+            return 0;
+        }
+        read_word(self.body, i * u64::from(self.l)) & low_mask(self.l)
+    }
+
+    /// Calls `f` on every ID in ascending order until it returns false.
+    pub fn for_each(&self, mut f: impl FnMut(u64) -> bool) {
+        if !f(self.first) {
+            return;
+        }
+        let m = (self.n - 1) as u64;
+        let low_len = m * u64::from(self.l);
+        let mut seen = 0u64;
+        // The low bits in order, through a word-sized window.
+        let mut lows = BitSource { bytes: self.body, at: 0, width: self.l };
+        // Scan the unary high parts 64 bits at a time: each set bit is one ID.
+        let mut at = low_len;
+        let end = self.body.len() as u64 * 8;
+        while seen < m && at < end {
+            let mut word = read_word(self.body, at);
+            if word == 0 {
+                at += 64;
+                continue;
+            }
+            while word != 0 && seen < m {
+                let bit = at + u64::from(word.trailing_zeros());
+                let high = bit - low_len - seen;
+                let id = self.first + ((high << self.l) | lows.next());
+                seen += 1;
+                if !f(id) {
+                    return;
+                }
+                word &= word - 1;
+            }
+            at += 64;
+        }
+    }
+
+    /// Every ID, ascending, appended to `out`.
+    #[cfg(test)]
+    pub fn decode_into(&self, out: &mut Vec<u64>) {
+        out.reserve(self.n);
+        self.for_each(|id| {
+            out.push(id);
+            true
+        });
+    }
+
+    /// Whether `id` is in the run.
+    pub fn contains(&self, id: u64) -> bool {
+        if id <= self.first {
+            return id == self.first;
+        }
+        self.search(id - self.first).is_ok()
+    }
+
+    /// Where `offset` (> 0) is among the n-1 offsets: `Ok(index)`, or
+    /// `Err(insertion index)`. Skips to its bucket of high parts (the offsets
+    /// sharing `offset >> l`), then compares low bits there.
+    fn search(&self, offset: u64) -> Result<u64, u64> {
+        let (high, low) = (offset >> self.l, offset & low_mask(self.l));
+        let m = (self.n - 1) as u64;
+        let low_len = m * u64::from(self.l);
+        let end = self.body.len() as u64 * 8;
+        // Zeros end buckets: the offsets with high part `high` are the ones
+        // that follow the high-th zero. `index` counts the ones passed.
+        let (mut at, mut zeros, mut index) = (low_len, 0u64, 0u64);
+        while zeros < high {
+            if at >= end || index >= m {
+                return Err(m);
+            }
+            let word = read_word(self.body, at);
+            let ones = u64::from(word.count_ones());
+            if zeros + (64 - ones) < high {
+                zeros += 64 - ones;
+                index += ones;
+                at += 64;
+                continue;
+            }
+            // The high-th zero is in this word: walk it bit by bit.
+            let mut w = word;
+            while zeros < high {
+                if w & 1 == 0 {
+                    zeros += 1;
+                } else {
+                    index += 1;
+                }
+                w >>= 1;
+                at += 1;
+            }
+        }
+        // The bucket: consecutive ones from `at`, offsets `index`.. in order.
+        while index < m && at < end && self.bit(at) {
+            let l = self.low(index);
+            if l == low {
+                return Ok(index);
+            }
+            if l > low {
+                return Err(index);
+            }
+            index += 1;
+            at += 1;
+        }
+        Err(index.min(m))
+    }
+
+    /// The largest offset (0 for a run of one ID).
+    fn last_offset(&self) -> u64 {
+        let m = (self.n - 1) as u64;
+        if m == 0 {
+            return 0;
+        }
+        let low_len = m * u64::from(self.l);
+        // The last set bit of the body is the last offset's unary one.
+        let Some((byte, b)) = self.body.iter().enumerate().rev().find(|(_, b)| **b != 0) else {
+            return 0;
+        };
+        let bit = byte as u64 * 8 + u64::from(7 - b.leading_zeros());
+        let high = bit.saturating_sub(low_len + m - 1);
+        (high << self.l) | self.low(m - 1)
+    }
+}
+
+/// Inserts `id` into the run coded in `code`, writing the new code to `out`
+/// with no decoding: the bits around the new ID are copied a word at a time.
+/// `Some(true)` when added, `Some(false)` when present, `None` when the run
+/// must be re-coded instead (`id` before its first ID, a new low-bit width,
+/// or a full run).
+pub fn insert(code: &[u8], id: u64, out: &mut Vec<u8>) -> Option<bool> {
+    let run = Run::trusted(code);
+    if id <= run.first {
+        return if id == run.first { Some(false) } else { None };
+    }
+    if run.n >= usize::from(u16::MAX) {
+        return None;
+    }
+    let offset = id - run.first;
+    let k = match run.search(offset) {
+        Ok(_) => return Some(false),
+        Err(k) => k,
+    };
+    let m = (run.n - 1) as u64;
+    let l = run.l;
+    let max_old = run.last_offset();
+    let max_new = max_old.max(offset);
+    if low_bits(m + 1, max_new) != l {
+        return None;
+    }
+    let low_len = m * u64::from(l);
+    let old_bits = low_len + high_bits_len(m, max_old, l);
+    let new_bits = (m + 1) * u64::from(l) + high_bits_len(m + 1, max_new, l);
+    out.clear();
+    out.extend_from_slice(&((run.n + 1) as u16).to_le_bytes());
+    out.push(l as u8);
+    out.extend_from_slice(&run.first.to_le_bytes());
+    out.resize(HEADER + new_bits.div_ceil(8) as usize, 0);
+    let body = run.body;
+    let mut sink = BitSink::new(&mut out[HEADER..]);
+    // Low bits: those before index k, the new one, the rest.
+    copy_bits(&mut sink, body, 0, k * u64::from(l));
+    if l > 0 {
+        sink.push(offset & low_mask(l), l);
+    }
+    copy_bits(&mut sink, body, k * u64::from(l), low_len);
+    // High parts: the new one goes at (offset >> l) + k; bits before it stay,
+    // the ones after it move up by one. Past the old end, zeros fill the gap.
+    let split = low_len + (offset >> l) + k;
+    copy_bits(&mut sink, body, low_len, split.min(old_bits));
+    if split > old_bits {
+        sink.skip(split - old_bits);
+    }
+    sink.push(1, 1);
+    copy_bits(&mut sink, body, split.min(old_bits), old_bits);
+    sink.finish();
+    Some(true)
+}
+
+/// Appends bits [from, to) of `src` to `sink`.
+fn copy_bits(sink: &mut BitSink<'_>, src: &[u8], mut from: u64, to: u64) {
+    while from < to {
+        let step = (to - from).min(62) as u32;
+        sink.push(read_word(src, from) & low_mask(step), step);
+        from += u64::from(step);
+    }
+}
+
+/// `encoded_len` from the count and the extremes alone.
+pub fn encoded_len_of(n: u64, first: u64, last: u64) -> usize {
+    let m = n - 1;
+    let l = low_bits(m, last - first);
+    HEADER + (m * u64::from(l) + high_bits_len(m, last - first, l)).div_ceil(8) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const MAX: u64 = i64::MAX as u64;
+
+    fn round_trip(ids: &[u64]) {
+        let mut buf = Vec::new();
+        encode(ids, &mut buf);
+        assert_eq!(buf.len(), encoded_len(ids));
+        let (run, len) = Run::parse(&buf, MAX).expect("valid run");
+        assert_eq!(len, buf.len());
+        let mut back = Vec::new();
+        run.decode_into(&mut back);
+        assert_eq!(back, ids);
+        for &id in ids {
+            assert!(run.contains(id));
+        }
+    }
+
+    #[test]
+    fn shapes() {
+        round_trip(&[0]);
+        round_trip(&[MAX]);
+        round_trip(&[0, MAX]);
+        round_trip(&(0..1000).collect::<Vec<_>>());
+        round_trip(&(0..1000).map(|i| i * 4_294_967).collect::<Vec<_>>());
+        round_trip(&[5, 6, 7, 1 << 40, (1 << 40) + 1]);
+    }
+
+    #[test]
+    fn size_is_near_the_bound() {
+        // 256 IDs evenly over 2^32: about 2 + 24 bits each.
+        let ids: Vec<u64> = (0..256).map(|i| i * (1 << 24) + 12345).collect();
+        let bytes = encoded_len(&ids);
+        assert!(bytes <= HEADER + 256 * 26 / 8 + 1, "{bytes}");
+    }
+
+    proptest! {
+        #[test]
+        fn round_trips(ids in prop::collection::btree_set(prop_oneof![0u64..1000, 0u64..(1 << 32), 0u64..=MAX], 1..300)) {
+            let ids: Vec<u64> = ids.into_iter().collect();
+            round_trip(&ids);
+        }
+
+        #[test]
+        fn insert_in_place_equals_recoding(
+            ids in prop::collection::btree_set(prop_oneof![0u64..2000, 0u64..(1 << 40)], 1..300),
+            id in prop_oneof![0u64..2000, 0u64..(1 << 40)],
+        ) {
+            let ids: Vec<u64> = ids.into_iter().collect();
+            let mut code = Vec::new();
+            encode(&ids, &mut code);
+            let mut out = Vec::new();
+            match insert(&code, id, &mut out) {
+                Some(false) => prop_assert!(ids.contains(&id)),
+                Some(true) => {
+                    prop_assert!(!ids.contains(&id));
+                    let mut all = ids.clone();
+                    all.push(id);
+                    all.sort_unstable();
+                    let mut want = Vec::new();
+                    encode(&all, &mut want);
+                    prop_assert_eq!(out, want);
+                }
+                None => prop_assert!(id < ids[0] || !ids.contains(&id)),
+            }
+        }
+
+        #[test]
+        fn corrupt_runs_are_refused_or_sane(
+            ids in prop::collection::btree_set(0u64..(1 << 40), 1..100),
+            flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let ids: Vec<u64> = ids.into_iter().collect();
+            let mut buf = Vec::new();
+            encode(&ids, &mut buf);
+            prop_assert!(Run::parse(&buf[..cut.index(buf.len())], MAX).is_err());
+            for (at, x) in &flips {
+                let i = at.index(buf.len());
+                buf[i] ^= x | 1;
+            }
+            if let Ok((run, len)) = Run::parse(&buf, MAX) {
+                prop_assert!(len <= buf.len());
+                let mut back = Vec::new();
+                run.decode_into(&mut back);
+                prop_assert_eq!(back.len(), run.len());
+                prop_assert!(back.windows(2).all(|w| w[0] < w[1]));
+                prop_assert!(back.iter().all(|&id| id <= MAX));
+                // Canonical: re-encoding gives the same bytes.
+                let mut again = Vec::new();
+                encode(&back, &mut again);
+                prop_assert_eq!(&again[..], &buf[..len]);
+            }
+        }
+    }
+}

@@ -1,0 +1,313 @@
+//! The `elias-fano` encoding, for sparse sets of any size: the sorted IDs cut
+//! into blocks of at most `BLOCK_MAX`, each an Elias-Fano coded run
+//! (`ef_run`), so a set takes about 2 + log2(range / n) bits per ID, near the
+//! information-theoretic minimum for every ID shape (32-bit, 64-bit hashed,
+//! Snowflake). A sorted index of the blocks' first IDs finds the one block a
+//! read or a write touches; a write decodes and re-codes that block only.
+
+use std::ops::ControlFlow;
+
+use super::activity::{Activity, ActivityRef};
+use super::ef_run::{self, Run};
+use super::{Encoding, Form, Stored, StoredForm};
+
+/// Most IDs per block: a write decodes and re-codes one block of up to this many.
+pub const BLOCK_MAX: usize = 256;
+/// A block shrunk below this merges with a neighbour when they fit in one.
+const BLOCK_MIN: usize = BLOCK_MAX / 4;
+
+#[derive(Clone)]
+pub struct EliasFano(Box<Inner>);
+
+#[derive(Clone)]
+struct Inner {
+    count: u64,
+    activity: Activity,
+    /// First ID of each block, ascending: what a lookup searches (no block is touched).
+    firsts: Vec<u64>,
+    /// The blocks, each one coded run of 1 ..= BLOCK_MAX IDs.
+    blocks: Vec<Box<[u8]>>,
+}
+
+fn code(ids: &[u64]) -> Box<[u8]> {
+    let mut bytes = Vec::with_capacity(ef_run::encoded_len(ids));
+    ef_run::encode(ids, &mut bytes);
+    bytes.into_boxed_slice()
+}
+
+impl EliasFano {
+    /// From strictly ascending IDs (at least one), in full blocks.
+    pub fn from_sorted(ids: &[u64], activity: Activity) -> EliasFano {
+        let chunks = ids.chunks(BLOCK_MAX);
+        let mut inner = Inner {
+            count: ids.len() as u64,
+            activity,
+            firsts: Vec::with_capacity(chunks.len()),
+            blocks: Vec::with_capacity(chunks.len()),
+        };
+        for chunk in chunks {
+            inner.firsts.push(chunk[0]);
+            inner.blocks.push(code(chunk));
+        }
+        EliasFano(Box::new(inner))
+    }
+
+    /// From coded runs the codec validated: ascending, disjoint, each of
+    /// 1 ..= BLOCK_MAX IDs, `count` IDs in all.
+    pub fn from_runs(blocks: Vec<Box<[u8]>>, count: u64, activity: Activity) -> EliasFano {
+        let firsts = blocks.iter().map(|b| Run::trusted(b).first()).collect();
+        EliasFano(Box::new(Inner { count, activity, firsts, blocks }))
+    }
+
+    /// The coded runs, in order (what the codec writes).
+    pub fn runs(&self) -> impl Iterator<Item = &[u8]> {
+        self.0.blocks.iter().map(|b| &b[..])
+    }
+
+    /// Heap bytes of a set of `blocks` blocks whose codes take `coded` bytes.
+    pub fn bytes_for(blocks: usize, coded: usize) -> usize {
+        std::mem::size_of::<Inner>()
+            + blocks * (std::mem::size_of::<u64>() + std::mem::size_of::<Box<[u8]>>())
+            + coded
+    }
+
+    /// Bytes of the blocks and the index (what the policy compares).
+    pub fn coded_bytes(&self) -> usize {
+        let inner = &*self.0;
+        std::mem::size_of::<Inner>()
+            + inner.firsts.capacity() * std::mem::size_of::<u64>()
+            + inner.blocks.capacity() * std::mem::size_of::<Box<[u8]>>()
+            + inner.blocks.iter().map(|b| b.len()).sum::<usize>()
+    }
+
+    /// The block that holds `id` if any does: the last one starting at or before it.
+    fn block_of(&self, id: u64) -> usize {
+        self.0.firsts.partition_point(|&f| f <= id).saturating_sub(1)
+    }
+
+    /// Decodes block `i` into `buf`; its length.
+    fn decode(&self, i: usize, buf: &mut [u64; BLOCK_MAX + 1]) -> usize {
+        let mut n = 0;
+        Run::trusted(&self.0.blocks[i]).for_each(|id| {
+            buf[n] = id;
+            n += 1;
+            true
+        });
+        n
+    }
+
+    /// Replaces block `i` by the IDs `ids` (1 ..= 2 x BLOCK_MAX of them),
+    /// split in two when they outgrow a block.
+    fn store(&mut self, i: usize, ids: &[u64]) {
+        let inner = &mut *self.0;
+        if ids.len() > BLOCK_MAX {
+            let (left, right) = ids.split_at(ids.len() / 2);
+            inner.firsts[i] = left[0];
+            inner.blocks[i] = code(left);
+            inner.firsts.insert(i + 1, right[0]);
+            inner.blocks.insert(i + 1, code(right));
+        } else {
+            inner.firsts[i] = ids[0];
+            inner.blocks[i] = code(ids);
+        }
+    }
+}
+
+impl Stored for EliasFano {
+    fn into_stored(self) -> StoredForm {
+        StoredForm::from_box(self.0)
+    }
+
+    unsafe fn from_stored(stored: StoredForm) -> Option<EliasFano> {
+        // SAFETY: per the contract, `stored` came from `into_stored` above.
+        unsafe { stored.into_box() }.map(EliasFano)
+    }
+}
+
+impl Form for EliasFano {
+    fn encoding(&self) -> Encoding {
+        Encoding::EliasFano
+    }
+
+    fn len(&self) -> u64 {
+        self.0.count
+    }
+
+    fn contains(&self, id: u64) -> bool {
+        let i = self.block_of(id);
+        Run::trusted(&self.0.blocks[i]).contains(id)
+    }
+
+    fn insert(&mut self, id: u64) -> Option<bool> {
+        let i = self.block_of(id);
+        // Most inserts fit the block's code as it is: rewrite its bits around
+        // the new ID, with no decoding (re-coded only for a new low-bit width,
+        // a new first ID or a full block).
+        if Run::trusted(&self.0.blocks[i]).len() < BLOCK_MAX {
+            let mut code = Vec::with_capacity(self.0.blocks[i].len() + 9);
+            match ef_run::insert(&self.0.blocks[i], id, &mut code) {
+                Some(false) => return Some(false),
+                Some(true) => {
+                    self.0.blocks[i] = code.into_boxed_slice();
+                    self.0.count += 1;
+                    return Some(true);
+                }
+                None => {}
+            }
+        }
+        let mut buf = [0u64; BLOCK_MAX + 1];
+        let n = self.decode(i, &mut buf);
+        let at = match buf[..n].binary_search(&id) {
+            Ok(_) => return Some(false),
+            Err(at) => at,
+        };
+        buf.copy_within(at..n, at + 1);
+        buf[at] = id;
+        self.store(i, &buf[..n + 1]);
+        self.0.count += 1;
+        Some(true)
+    }
+
+    fn remove(&mut self, id: u64) -> bool {
+        let i = self.block_of(id);
+        let mut buf = [0u64; BLOCK_MAX + 1];
+        let n = self.decode(i, &mut buf);
+        let Ok(at) = buf[..n].binary_search(&id) else { return false };
+        buf.copy_within(at + 1..n, at);
+        let n = n - 1;
+        self.0.count -= 1;
+        if n == 0 {
+            if self.0.blocks.len() > 1 {
+                self.0.firsts.remove(i);
+                self.0.blocks.remove(i);
+            }
+            // The last block of an emptied set stays: the policy drops the set.
+            return true;
+        }
+        // A small block merges with its right neighbour when both fit in one.
+        if n < BLOCK_MIN && i + 1 < self.0.blocks.len() {
+            let mut right = [0u64; BLOCK_MAX + 1];
+            let m = self.decode(i + 1, &mut right);
+            if n + m <= BLOCK_MAX {
+                let mut both = [0u64; 2 * BLOCK_MAX];
+                both[..n].copy_from_slice(&buf[..n]);
+                both[n..n + m].copy_from_slice(&right[..m]);
+                self.0.firsts.remove(i + 1);
+                self.0.blocks.remove(i + 1);
+                self.store(i, &both[..n + m]);
+                return true;
+            }
+        }
+        self.store(i, &buf[..n]);
+        true
+    }
+
+    fn visit_from(&self, from: u64, f: &mut dyn FnMut(u64) -> ControlFlow<()>) {
+        let mut stop = false;
+        for block in &self.0.blocks[self.block_of(from)..] {
+            Run::trusted(block).for_each(|id| {
+                if id >= from && f(id).is_break() {
+                    stop = true;
+                }
+                !stop
+            });
+            if stop {
+                return;
+            }
+        }
+    }
+
+    fn activity(&self) -> ActivityRef<'_> {
+        self.0.activity.as_ref()
+    }
+
+    fn set_activity(&mut self, activity: Activity) -> Result<(), Activity> {
+        self.0.activity = activity;
+        Ok(())
+    }
+
+    fn take_activity(&mut self) -> Activity {
+        std::mem::take(&mut self.0.activity)
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.coded_bytes() + self.0.activity.heap_bytes()
+    }
+
+    /// One allocation per block.
+    fn free_effort(&self) -> usize {
+        1 + self.0.blocks.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn ids_of(s: &EliasFano) -> Vec<u64> {
+        let mut out = Vec::new();
+        s.visit_from(0, &mut |id| {
+            out.push(id);
+            ControlFlow::Continue(())
+        });
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn behaves_like_a_btreeset(
+            start in prop::collection::btree_set(0u64..(1 << 40), 1..2000),
+            ops in prop::collection::vec((any::<bool>(), 0u64..(1 << 40)), 0..600),
+        ) {
+            let ids: Vec<u64> = start.iter().copied().collect();
+            let mut s = EliasFano::from_sorted(&ids, Activity::default());
+            let mut model = start.clone();
+            for (add, id) in ops {
+                if model.is_empty() {
+                    break;
+                }
+                // Reuse present IDs half the time so removals hit.
+                let id = if id % 2 == 0 { *model.iter().nth((id as usize / 2) % model.len()).unwrap() } else { id };
+                if add {
+                    prop_assert_eq!(s.insert(id), Some(model.insert(id)));
+                } else if model.len() > 1 || !model.contains(&id) {
+                    prop_assert_eq!(s.remove(id), model.remove(&id));
+                }
+                prop_assert_eq!(s.len(), model.len() as u64);
+            }
+            prop_assert_eq!(ids_of(&s), model.iter().copied().collect::<Vec<_>>());
+            for id in model.iter().take(100) {
+                prop_assert!(s.contains(*id));
+            }
+            for b in &s.0.blocks {
+                let (run, len) = Run::parse(b, u64::MAX >> 1).expect("canonical blocks");
+                prop_assert_eq!(len, b.len());
+                prop_assert!((1..=BLOCK_MAX).contains(&run.len()));
+            }
+        }
+    }
+
+    #[test]
+    fn pages_from_any_point() {
+        let ids: Vec<u64> = (0..3000u64).map(|i| i * 7919 + 3).collect();
+        let s = EliasFano::from_sorted(&ids, Activity::default());
+        let model: BTreeSet<u64> = ids.iter().copied().collect();
+        for from in [0, 3, 4, 7922, 7919 * 1500, 7919 * 2999 + 3, 7919 * 2999 + 4] {
+            let mut got = Vec::new();
+            s.visit_from(from, &mut |id| {
+                got.push(id);
+                if got.len() == 10 {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            });
+            let want: Vec<u64> = model.range(from..).take(10).copied().collect();
+            assert_eq!(got, want, "from {from}");
+        }
+    }
+}
