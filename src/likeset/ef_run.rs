@@ -449,11 +449,14 @@ pub fn insert(code: &[u8], id: u64, out: &mut Vec<u8>) -> Option<bool> {
     let low_len = m * u64::from(l);
     let old_bits = low_len + high_bits_len(m, max_old, l);
     let new_bits = (m + 1) * u64::from(l) + high_bits_len(m + 1, max_new, l);
+    let len = HEADER + new_bits.div_ceil(8) as usize;
     out.clear();
+    // Exactly the code's length, so that a boxed slice of it needs no shrink.
+    out.reserve_exact(len);
     out.extend_from_slice(&((run.n + 1) as u16).to_le_bytes());
     out.push(l as u8);
     out.extend_from_slice(&run.first.to_le_bytes());
-    out.resize(HEADER + new_bits.div_ceil(8) as usize, 0);
+    out.resize(len, 0);
     let body = run.body;
     let mut sink = BitSink::new(&mut out[HEADER..]);
     // Low bits: those before index k, the new one, the rest.

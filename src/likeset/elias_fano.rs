@@ -144,7 +144,7 @@ impl Form for EliasFano {
         // the new ID, with no decoding (re-coded only for a new low-bit width,
         // a new first ID or a full block).
         if Run::trusted(&self.0.blocks[i]).len() < BLOCK_MAX {
-            let mut code = Vec::with_capacity(self.0.blocks[i].len() + 9);
+            let mut code = Vec::new();
             match ef_run::insert(&self.0.blocks[i], id, &mut code) {
                 Some(false) => return Some(false),
                 Some(true) => {

@@ -56,38 +56,35 @@ const CHECK_MAX: usize = 1 << 20;
 
 /// The smallest form for strictly ascending IDs.
 pub(super) fn form_for_sorted(ids: &[u64], activity: Activity, policy: &Policy) -> Repr {
-    let mut repr = match ids {
-        [] => Repr::Empty,
-        [id] => match Single::new(*id, &activity) {
-            Some(single) => Repr::Single(single),
-            None => Repr::Packed(Packed::from_sorted(ids, activity)),
-        },
-        _ if ids.len() <= policy.packed_max => Repr::Packed(Packed::from_sorted(ids, activity)),
-        _ => Repr::EliasFano(EliasFano::from_sorted(ids, activity)),
+    let mut repr = if ids.len() <= policy.packed_max {
+        small_form(ids, activity)
+    } else {
+        Repr::EliasFano(EliasFano::from_sorted(ids, activity))
     };
     settle(&mut repr, policy);
     repr
 }
 
+/// One like in `single` when the ID and the activity fit it, else a plain
+/// array (no ID: empty).
+fn small_form(ids: &[u64], activity: Activity) -> Repr {
+    match ids {
+        [] => Repr::Empty,
+        [id] => match Single::new(*id, &activity) {
+            Some(single) => Repr::Single(single),
+            None => Repr::Packed(Packed::from_sorted(ids, activity)),
+        },
+        _ => Repr::Packed(Packed::from_sorted(ids, activity)),
+    }
+}
+
 /// The set's form cannot hold `id` (a second like in `single`): the next form up.
 pub(super) fn grow(repr: &mut Repr, id: u64) {
-    let (ids, activity) = match std::mem::take(repr) {
-        Repr::Empty => (vec![id], Activity::default()),
-        mut other => {
-            let mut ids = super::ids_of(&other);
-            let at = ids.binary_search(&id).unwrap_or_else(|i| i);
-            ids.insert(at, id);
-            let activity = other.form_mut().map(|f| f.take_activity()).unwrap_or_default();
-            (ids, activity)
-        }
-    };
-    *repr = match ids.as_slice() {
-        [only] => match Single::new(*only, &activity) {
-            Some(single) => Repr::Single(single),
-            None => Repr::Packed(Packed::from_sorted(&ids, activity)),
-        },
-        _ => Repr::Packed(Packed::from_sorted(&ids, activity)),
-    };
+    let mut ids = super::ids_of(repr);
+    let at = ids.binary_search(&id).unwrap_or_else(|i| i);
+    ids.insert(at, id);
+    let activity = repr.form_mut().map(|f| f.take_activity()).unwrap_or_default();
+    *repr = small_form(&ids, activity);
 }
 
 /// The set's form cannot hold `activity` (`single` records one add): packed.
