@@ -233,12 +233,7 @@ fn decode_v2(r: &mut Reader<'_>, version: u32, policy: &Policy) -> Result<LikeSe
                 if prev_last.is_some_and(|p| p >= run.first()) {
                     return Err(DecodeError("runs not ascending"));
                 }
-                let mut last = run.first();
-                run.for_each(|id| {
-                    last = id;
-                    true
-                });
-                prev_last = Some(last);
+                prev_last = Some(run.last());
                 total += run.len() as u64;
                 blocks.push(Box::from(r.take(len)?));
             }

@@ -404,6 +404,11 @@ impl<'a> Run<'a> {
         Err(index.min(m))
     }
 
+    /// The largest ID (found from the end of the code, without decoding).
+    pub fn last(&self) -> u64 {
+        self.first + self.last_offset()
+    }
+
     /// The largest offset (0 for a run of one ID).
     fn last_offset(&self) -> u64 {
         let m = (self.n - 1) as u64;
@@ -510,6 +515,7 @@ mod tests {
         let mut back = Vec::new();
         run.decode_into(&mut back);
         assert_eq!(back, ids);
+        assert_eq!(run.last(), ids[ids.len() - 1]);
         for &id in ids {
             assert!(run.contains(id));
         }
