@@ -26,7 +26,7 @@ use roaring::RoaringBitmap;
 
 use super::activity::{Activity, ActivityRef, Rings};
 use super::ef_run::Run;
-use super::elias_fano::{EliasFano, BLOCK_MAX};
+use super::elias_fano::{EliasFano, BLOCK_IDS_MAX};
 use super::packed::width_for;
 use super::roaring::{Roaring, Shards, LOW_MASK, SHIFT};
 use super::{Form, LikeSet, Policy, Repr, MAX_ID};
@@ -227,7 +227,7 @@ fn decode_v2(r: &mut Reader<'_>, version: u32, policy: &Policy) -> Result<LikeSe
             let mut prev_last: Option<u64> = None;
             for _ in 0..n {
                 let (run, len) = Run::parse(r.rest(), MAX_ID).map_err(|e| DecodeError(e.0))?;
-                if run.len() > BLOCK_MAX {
+                if run.len() > BLOCK_IDS_MAX {
                     return Err(DecodeError("run too long"));
                 }
                 if prev_last.is_some_and(|p| p >= run.first()) {

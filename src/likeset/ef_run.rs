@@ -112,6 +112,15 @@ impl<'a> BitSink<'a> {
         }
     }
 
+    /// Appends all 64 bits of `value`.
+    #[inline]
+    fn push_word(&mut self, value: u64) {
+        self.acc |= value << self.held;
+        self.flush_word();
+        // The bits of `value` that did not fit (none when `held` is 0).
+        self.acc = if self.held == 0 { 0 } else { value >> (64 - self.held) };
+    }
+
     /// Appends `n` zero bits.
     fn skip(&mut self, mut n: u64) {
         while n > 0 {
@@ -337,7 +346,6 @@ impl<'a> Run<'a> {
     }
 
     /// Every ID, ascending, appended to `out`.
-    #[cfg(test)]
     pub fn decode_into(&self, out: &mut Vec<u64>) {
         out.reserve(self.n);
         self.for_each(|id| {
@@ -463,9 +471,9 @@ pub fn insert(code: &[u8], id: u64, out: &mut Vec<u8>) -> Option<bool> {
     out.extend_from_slice(&run.first.to_le_bytes());
     out.resize(len, 0);
     let body = run.body;
-    let mut sink = BitSink::new(&mut out[HEADER..]);
+    let (mut sink, from) = sink_after_prefix(&mut out[HEADER..], body, k * u64::from(l));
     // Low bits: those before index k, the new one, the rest.
-    copy_bits(&mut sink, body, 0, k * u64::from(l));
+    copy_bits(&mut sink, body, from, k * u64::from(l));
     if l > 0 {
         sink.push(offset & low_mask(l), l);
     }
@@ -483,8 +491,87 @@ pub fn insert(code: &[u8], id: u64, out: &mut Vec<u8>) -> Option<bool> {
     Some(true)
 }
 
+/// Removes `id` from the run coded in `code`, writing the new code to `out`
+/// with no decoding, as `insert` does. `Some(true)` when removed,
+/// `Some(false)` when absent, `None` when the run must be re-coded instead
+/// (`id` is its first or last ID, or the low-bit width changes).
+pub fn remove(code: &[u8], id: u64, out: &mut Vec<u8>) -> Option<bool> {
+    let run = Run::trusted(code);
+    if id <= run.first {
+        return if id == run.first { None } else { Some(false) };
+    }
+    let offset = id - run.first;
+    let k = match run.search(offset) {
+        Ok(k) => k,
+        Err(_) => return Some(false),
+    };
+    let m = (run.n - 1) as u64;
+    let l = run.l;
+    let max = run.last_offset();
+    if k + 1 == m || low_bits(m - 1, max) != l {
+        return None;
+    }
+    let low_len = m * u64::from(l);
+    let old_bits = low_len + high_bits_len(m, max, l);
+    let new_bits = (m - 1) * u64::from(l) + high_bits_len(m - 1, max, l);
+    let len = HEADER + new_bits.div_ceil(8) as usize;
+    out.clear();
+    out.reserve_exact(len);
+    out.extend_from_slice(&((run.n - 1) as u16).to_le_bytes());
+    out.push(l as u8);
+    out.extend_from_slice(&run.first.to_le_bytes());
+    out.resize(len, 0);
+    let body = run.body;
+    let (mut sink, from) = sink_after_prefix(&mut out[HEADER..], body, k * u64::from(l));
+    // Low bits without index k; high parts without its one (the ones after
+    // it move down by one: one index less each).
+    copy_bits(&mut sink, body, from, k * u64::from(l));
+    copy_bits(&mut sink, body, (k + 1) * u64::from(l), low_len);
+    let at = low_len + (offset >> l) + k;
+    copy_bits(&mut sink, body, low_len, at);
+    copy_bits(&mut sink, body, at + 1, old_bits);
+    sink.finish();
+    Some(true)
+}
+
+fn le_word(chunk: &[u8]) -> u64 {
+    let mut word = [0u8; 8];
+    word.copy_from_slice(chunk);
+    u64::from_le_bytes(word)
+}
+
+/// The last bytes of a code (fewer than 8), zero-padded.
+fn le_word_padded(tail: &[u8]) -> u64 {
+    let mut word = [0u8; 8];
+    word[..tail.len()].copy_from_slice(tail);
+    u64::from_le_bytes(word)
+}
+
+/// A sink into `out` past the whole bytes of the first `bits` bits of `src`,
+/// copied as they are (they keep their position in the new code), and the bit
+/// it continues from.
+fn sink_after_prefix<'a>(out: &'a mut [u8], src: &[u8], bits: u64) -> (BitSink<'a>, u64) {
+    let bytes = (bits / 8) as usize;
+    out[..bytes].copy_from_slice(&src[..bytes]);
+    (BitSink::new(&mut out[bytes..]), bytes as u64 * 8)
+}
+
 /// Appends bits [from, to) of `src` to `sink`.
 fn copy_bits(sink: &mut BitSink<'_>, src: &[u8], mut from: u64, to: u64) {
+    // Whole words first, from a sliding pair of source words (a write copies
+    // most of a block this way).
+    let words = to.saturating_sub(from) / 64;
+    if words > 0 {
+        let shift = (from % 8) as u32;
+        let mut chunks = src.get((from / 8) as usize..).unwrap_or_default().chunks_exact(8);
+        let mut cur = chunks.next().map_or(0, le_word);
+        for _ in 0..words {
+            let next = chunks.next().map_or_else(|| le_word_padded(chunks.remainder()), le_word);
+            sink.push_word(if shift == 0 { cur } else { (cur >> shift) | (next << (64 - shift)) });
+            cur = next;
+        }
+        from += words * 64;
+    }
     while from < to {
         let step = (to - from).min(62) as u32;
         sink.push(read_word(src, from) & low_mask(step), step);
@@ -567,6 +654,31 @@ mod tests {
                     prop_assert_eq!(out, want);
                 }
                 None => prop_assert!(id < ids[0] || !ids.contains(&id)),
+            }
+        }
+
+        #[test]
+        fn remove_in_place_equals_recoding(
+            ids in prop::collection::btree_set(prop_oneof![0u64..2000, 0u64..(1 << 40)], 1..300),
+            pick in any::<prop::sample::Index>(),
+            absent in prop_oneof![0u64..2000, 0u64..(1 << 40)],
+        ) {
+            let ids: Vec<u64> = ids.into_iter().collect();
+            let mut code = Vec::new();
+            encode(&ids, &mut code);
+            let mut out = Vec::new();
+            for id in [ids[pick.index(ids.len())], absent] {
+                match remove(&code, id, &mut out) {
+                    Some(false) => prop_assert!(!ids.contains(&id)),
+                    Some(true) => {
+                        let rest: Vec<u64> = ids.iter().copied().filter(|&x| x != id).collect();
+                        prop_assert!(rest.len() + 1 == ids.len());
+                        let mut want = Vec::new();
+                        encode(&rest, &mut want);
+                        prop_assert_eq!(&out, &want);
+                    }
+                    None => prop_assert!(id == ids[0] || id == ids[ids.len() - 1] || ids.contains(&id)),
+                }
             }
         }
 

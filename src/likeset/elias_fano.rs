@@ -1,9 +1,15 @@
 //! The `elias-fano` encoding, for sparse sets of any size: the sorted IDs cut
-//! into blocks of at most `BLOCK_MAX`, each an Elias-Fano coded run
-//! (`ef_run`), so a set takes about 2 + log2(range / n) bits per ID, near the
-//! information-theoretic minimum for every ID shape (32-bit, 64-bit hashed,
-//! Snowflake). A sorted index of the blocks' first IDs finds the one block a
-//! read or a write touches; a write decodes and re-codes that block only.
+//! into blocks, each an Elias-Fano coded run (`ef_run`), so a set takes about
+//! 2 + log2(range / n) bits per ID, near the information-theoretic minimum for
+//! every ID shape (32-bit, 64-bit hashed, Snowflake). A sorted index of the
+//! blocks' first IDs finds the one block a read or a write touches; a write
+//! rewrites that block only.
+//!
+//! Blocks are cut by coded size, not by count: each costs about 35 bytes
+//! besides its code (index entry, pointer, header), so a byte budget keeps
+//! that overhead a small share for narrow IDs (2^20 ranges, 5 bits per ID) and
+//! wide ones (64-bit, 60 bits per ID) alike, while the count cap bounds the
+//! bit scan a lookup does inside one block.
 
 use std::ops::ControlFlow;
 
@@ -11,10 +17,32 @@ use super::activity::{Activity, ActivityRef};
 use super::ef_run::{self, Run};
 use super::{Encoding, Form, Stored, StoredForm};
 
-/// Most IDs per block: a write decodes and re-codes one block of up to this many.
-pub const BLOCK_MAX: usize = 256;
-/// A block shrunk below this merges with a neighbour when they fit in one.
-const BLOCK_MIN: usize = BLOCK_MAX / 4;
+/// Most IDs per block (a lookup scans about 2 bits per ID of its block).
+pub const BLOCK_IDS_MAX: usize = 1024;
+/// Most code bytes per block (a write rewrites one block).
+pub const BLOCK_BYTES_MAX: usize = 1024;
+/// A block whose code shrinks below this merges with a neighbour when they fit in one.
+const BLOCK_BYTES_MIN: usize = BLOCK_BYTES_MAX / 4;
+
+/// Whether `n` IDs from `first` to `last` make one block within the budget.
+pub fn block_fits(n: u64, first: u64, last: u64) -> bool {
+    n <= BLOCK_IDS_MAX as u64 && ef_run::encoded_len_of(n, first, last) <= BLOCK_BYTES_MAX
+}
+
+/// Cuts strictly ascending `ids` into blocks greedily: each block takes IDs
+/// while it fits. Calls `f` with each block's IDs.
+fn cut(ids: &[u64], mut f: impl FnMut(&[u64])) {
+    let mut start = 0;
+    for j in 1..ids.len() {
+        if !block_fits((j - start + 1) as u64, ids[start], ids[j]) {
+            f(&ids[start..j]);
+            start = j;
+        }
+    }
+    if start < ids.len() {
+        f(&ids[start..]);
+    }
+}
 
 #[derive(Clone)]
 pub struct EliasFano(Box<Inner>);
@@ -25,7 +53,7 @@ struct Inner {
     activity: Activity,
     /// First ID of each block, ascending: what a lookup searches (no block is touched).
     firsts: Vec<u64>,
-    /// The blocks, each one coded run of 1 ..= BLOCK_MAX IDs.
+    /// The blocks, each one coded run of 1 ..= BLOCK_IDS_MAX IDs.
     blocks: Vec<Box<[u8]>>,
 }
 
@@ -38,22 +66,19 @@ fn code(ids: &[u64]) -> Box<[u8]> {
 impl EliasFano {
     /// From strictly ascending IDs (at least one), in full blocks.
     pub fn from_sorted(ids: &[u64], activity: Activity) -> EliasFano {
-        let chunks = ids.chunks(BLOCK_MAX);
-        let mut inner = Inner {
-            count: ids.len() as u64,
-            activity,
-            firsts: Vec::with_capacity(chunks.len()),
-            blocks: Vec::with_capacity(chunks.len()),
-        };
-        for chunk in chunks {
-            inner.firsts.push(chunk[0]);
-            inner.blocks.push(code(chunk));
-        }
+        let mut inner =
+            Inner { count: ids.len() as u64, activity, firsts: Vec::new(), blocks: Vec::new() };
+        cut(ids, |block| {
+            inner.firsts.push(block[0]);
+            inner.blocks.push(code(block));
+        });
+        inner.firsts.shrink_to_fit();
+        inner.blocks.shrink_to_fit();
         EliasFano(Box::new(inner))
     }
 
     /// From coded runs the codec validated: ascending, disjoint, each of
-    /// 1 ..= BLOCK_MAX IDs, `count` IDs in all.
+    /// 1 ..= BLOCK_IDS_MAX IDs, `count` IDs in all.
     pub fn from_runs(blocks: Vec<Box<[u8]>>, count: u64, activity: Activity) -> EliasFano {
         let firsts = blocks.iter().map(|b| Run::trusted(b).first()).collect();
         EliasFano(Box::new(Inner { count, activity, firsts, blocks }))
@@ -85,31 +110,33 @@ impl EliasFano {
         self.0.firsts.partition_point(|&f| f <= id).saturating_sub(1)
     }
 
-    /// Decodes block `i` into `buf`; its length.
-    fn decode(&self, i: usize, buf: &mut [u64; BLOCK_MAX + 1]) -> usize {
-        let mut n = 0;
-        Run::trusted(&self.0.blocks[i]).for_each(|id| {
-            buf[n] = id;
-            n += 1;
-            true
-        });
-        n
+    /// The IDs of block `i`.
+    fn decode(&self, i: usize) -> Vec<u64> {
+        let mut ids = Vec::new();
+        Run::trusted(&self.0.blocks[i]).decode_into(&mut ids);
+        ids
     }
 
-    /// Replaces block `i` by the IDs `ids` (1 ..= 2 x BLOCK_MAX of them),
-    /// split in two when they outgrow a block.
+    /// Replaces block `i` by the IDs `ids` (at least one), halved until
+    /// each part fits a block.
     fn store(&mut self, i: usize, ids: &[u64]) {
+        let mut parts = Vec::new();
+        halve_to_fit(ids, &mut parts);
         let inner = &mut *self.0;
-        if ids.len() > BLOCK_MAX {
-            let (left, right) = ids.split_at(ids.len() / 2);
-            inner.firsts[i] = left[0];
-            inner.blocks[i] = code(left);
-            inner.firsts.insert(i + 1, right[0]);
-            inner.blocks.insert(i + 1, code(right));
-        } else {
-            inner.firsts[i] = ids[0];
-            inner.blocks[i] = code(ids);
-        }
+        inner.firsts.splice(i..=i, parts.iter().map(|p| p[0]));
+        inner.blocks.splice(i..=i, parts.into_iter().map(code));
+    }
+}
+
+/// Splits `ids` into balanced parts that each fit a block (halves, not a
+/// greedy cut: a split block leaves room in both for the writes to come).
+fn halve_to_fit<'a>(ids: &'a [u64], parts: &mut Vec<&'a [u64]>) {
+    if ids.len() <= 1 || block_fits(ids.len() as u64, ids[0], ids[ids.len() - 1]) {
+        parts.push(ids);
+    } else {
+        let (left, right) = ids.split_at(ids.len() / 2);
+        halve_to_fit(left, parts);
+        halve_to_fit(right, parts);
     }
 }
 
@@ -142,41 +169,50 @@ impl Form for EliasFano {
         let i = self.block_of(id);
         // Most inserts fit the block's code as it is: rewrite its bits around
         // the new ID, with no decoding (re-coded only for a new low-bit width,
-        // a new first ID or a full block).
-        if Run::trusted(&self.0.blocks[i]).len() < BLOCK_MAX {
-            let mut code = Vec::new();
-            match ef_run::insert(&self.0.blocks[i], id, &mut code) {
-                Some(false) => return Some(false),
-                Some(true) => {
-                    self.0.blocks[i] = code.into_boxed_slice();
-                    self.0.count += 1;
-                    return Some(true);
-                }
-                None => {}
+        // a new first ID or a block past its budget).
+        let mut code = Vec::new();
+        match ef_run::insert(&self.0.blocks[i], id, &mut code) {
+            Some(false) => return Some(false),
+            Some(true)
+                if code.len() <= BLOCK_BYTES_MAX && Run::trusted(&code).len() <= BLOCK_IDS_MAX =>
+            {
+                self.0.blocks[i] = code.into_boxed_slice();
+                self.0.count += 1;
+                return Some(true);
             }
+            Some(true) | None => {}
         }
-        let mut buf = [0u64; BLOCK_MAX + 1];
-        let n = self.decode(i, &mut buf);
-        let at = match buf[..n].binary_search(&id) {
+        let mut ids = self.decode(i);
+        let at = match ids.binary_search(&id) {
             Ok(_) => return Some(false),
             Err(at) => at,
         };
-        buf.copy_within(at..n, at + 1);
-        buf[at] = id;
-        self.store(i, &buf[..n + 1]);
+        ids.insert(at, id);
+        self.store(i, &ids);
         self.0.count += 1;
         Some(true)
     }
 
     fn remove(&mut self, id: u64) -> bool {
         let i = self.block_of(id);
-        let mut buf = [0u64; BLOCK_MAX + 1];
-        let n = self.decode(i, &mut buf);
-        let Ok(at) = buf[..n].binary_search(&id) else { return false };
-        buf.copy_within(at + 1..n, at);
-        let n = n - 1;
+        // Most removes keep the block's low-bit width: rewrite its bits
+        // without the ID, with no decoding, unless the block gets small
+        // enough to merge.
+        let mut code = Vec::new();
+        match ef_run::remove(&self.0.blocks[i], id, &mut code) {
+            Some(false) => return false,
+            Some(true) if code.len() >= BLOCK_BYTES_MIN || self.0.blocks.len() == 1 => {
+                self.0.blocks[i] = code.into_boxed_slice();
+                self.0.count -= 1;
+                return true;
+            }
+            Some(true) | None => {}
+        }
+        let mut ids = self.decode(i);
+        let Ok(at) = ids.binary_search(&id) else { return false };
+        ids.remove(at);
         self.0.count -= 1;
-        if n == 0 {
+        if ids.is_empty() {
             if self.0.blocks.len() > 1 {
                 self.0.firsts.remove(i);
                 self.0.blocks.remove(i);
@@ -184,21 +220,31 @@ impl Form for EliasFano {
             // The last block of an emptied set stays: the policy drops the set.
             return true;
         }
-        // A small block merges with its right neighbour when both fit in one.
-        if n < BLOCK_MIN && i + 1 < self.0.blocks.len() {
-            let mut right = [0u64; BLOCK_MAX + 1];
-            let m = self.decode(i + 1, &mut right);
-            if n + m <= BLOCK_MAX {
-                let mut both = [0u64; 2 * BLOCK_MAX];
-                both[..n].copy_from_slice(&buf[..n]);
-                both[n..n + m].copy_from_slice(&right[..m]);
-                self.0.firsts.remove(i + 1);
-                self.0.blocks.remove(i + 1);
-                self.store(i, &both[..n + m]);
+        // A small block merges with a neighbour (the right one, or the left
+        // one for the last block) when both fit in one.
+        let first = ids[0];
+        let last = ids[ids.len() - 1];
+        if ef_run::encoded_len_of(ids.len() as u64, first, last) < BLOCK_BYTES_MIN
+            && self.0.blocks.len() > 1
+        {
+            let j = if i + 1 < self.0.blocks.len() { i + 1 } else { i - 1 };
+            let other = Run::trusted(&self.0.blocks[j]);
+            let (lo, hi) = if j > i { (first, other.last()) } else { (other.first(), last) };
+            if block_fits((ids.len() + other.len()) as u64, lo, hi) {
+                let mut both = self.decode(j);
+                if j > i {
+                    ids.append(&mut both);
+                } else {
+                    both.append(&mut ids);
+                    ids = both;
+                }
+                self.0.firsts.remove(j);
+                self.0.blocks.remove(j);
+                self.store(i.min(j), &ids);
                 return true;
             }
         }
-        self.store(i, &buf[..n]);
+        self.store(i, &ids);
         true
     }
 
@@ -286,7 +332,8 @@ mod tests {
             for b in &s.0.blocks {
                 let (run, len) = Run::parse(b, u64::MAX >> 1).expect("canonical blocks");
                 prop_assert_eq!(len, b.len());
-                prop_assert!((1..=BLOCK_MAX).contains(&run.len()));
+                prop_assert!((1..=BLOCK_IDS_MAX).contains(&run.len()));
+                prop_assert!(run.len() == 1 || b.len() <= BLOCK_BYTES_MAX);
             }
         }
     }

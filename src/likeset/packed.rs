@@ -1,8 +1,15 @@
-//! The `packed` encoding: one allocation holding a 16-byte header (activity
-//! word, length, element width) and the sorted user IDs packed at the
-//! narrowest width that fits the largest (2, 4 or 8 bytes), in the spirit of
-//! Redis's intset. The block is reallocated to the exact size on every change,
-//! so a small set pays no spare capacity.
+//! The `packed` encoding: one allocation holding a header and the sorted user
+//! IDs packed at the narrowest width that fits the largest (2, 4 or 8 bytes),
+//! in the spirit of Redis's intset. The block is reallocated to the exact
+//! size on every change, so a small set pays no spare capacity.
+//!
+//! The header is one word, as small as an intset's (8 bytes), whenever the
+//! set's recent activity fits in it: no likes in the last hour, or likes in
+//! one 10-second stripe (at most 511 of them). Otherwise a second word holds
+//! the activity (`ActivityWord`: inline, or the rings it owns).
+//!
+//! Word 0: bit 0 compact, bits 1-2 width code, bits 3-25 length; in a compact
+//! header also bits 26-34 the activity count and bits 35-63 its stripe.
 
 use std::alloc::{self, Layout};
 use std::ops::ControlFlow;
@@ -11,15 +18,19 @@ use std::ptr::NonNull;
 use super::activity::{Activity, ActivityRef, ActivityWord};
 use super::{Encoding, Form, Stored, StoredForm};
 
-#[repr(C)]
-struct Header {
-    activity: ActivityWord,
-    len: u32,
-    width: u8,
-    _pad: [u8; 3],
-}
+const COMPACT: u64 = 1;
+const WIDTH_SHIFT: u32 = 1;
+const LEN_SHIFT: u32 = 3;
+/// Most IDs a packed set holds (far above any `like.packed-max`).
+pub const LEN_MAX: usize = (1 << 23) - 1;
+const COUNT_SHIFT: u32 = 26;
+const COUNT_MAX: u32 = (1 << 9) - 1;
+const STRIPE_SHIFT: u32 = 35;
+const STRIPE_MAX: u32 = (1 << 29) - 1;
+/// Word 0's bits that are not the length.
+const LEN_MASK: u64 = (LEN_MAX as u64) << LEN_SHIFT;
 
-const HEADER: usize = std::mem::size_of::<Header>();
+const WORD: usize = 8;
 const ALIGN: usize = 8;
 
 /// Sorted, deduplicated IDs at one width.
@@ -72,9 +83,28 @@ pub fn width_for(id: u64) -> usize {
     }
 }
 
+/// The activity as compact header bits, when it fits them.
+fn compact_bits(activity: &Activity) -> Option<u64> {
+    match *activity {
+        Activity::Inline { stripe, count } if stripe <= STRIPE_MAX && count <= COUNT_MAX => {
+            Some(COMPACT | u64::from(count) << COUNT_SHIFT | u64::from(stripe) << STRIPE_SHIFT)
+        }
+        _ => None,
+    }
+}
+
+/// Header bytes: one word, or two when the activity has its own.
+fn header_bytes(compact: bool) -> usize {
+    if compact {
+        WORD
+    } else {
+        2 * WORD
+    }
+}
+
 /// Owning pointer to a packed block.
 pub struct Packed {
-    ptr: NonNull<Header>,
+    ptr: NonNull<u64>,
 }
 
 // SAFETY: the block is plain memory owned by this handle alone, like a Box
@@ -83,21 +113,23 @@ unsafe impl Send for Packed {}
 // SAFETY: shared access only reads; every mutation takes `&mut self`.
 unsafe impl Sync for Packed {}
 
-/// The block's layout. A packed set holds at most 4 x like.packed-max
-/// (<= 2^22) IDs, far below isize::MAX: a failure here is a broken invariant,
-/// and writing `len` elements into any other layout would corrupt memory.
-fn layout(width: usize, len: usize) -> Layout {
-    let size = width.checked_mul(len).and_then(|data| data.checked_add(HEADER));
+/// The block's layout. A packed set holds at most LEN_MAX IDs (the policy
+/// keeps it to `like.packed-max`), far below isize::MAX: a failure here is a
+/// broken invariant, and writing `len` elements into any other layout would
+/// corrupt memory.
+fn layout(header: usize, width: usize, len: usize) -> Layout {
+    let size = width.checked_mul(len).and_then(|data| data.checked_add(header));
     match size.map(|size| Layout::from_size_align(size, ALIGN)) {
-        Some(Ok(layout)) => layout,
+        Some(Ok(layout)) if len <= LEN_MAX => layout,
         _ => panic!("packed block of {len} x {width} bytes has no valid layout"),
     }
 }
 
 impl Packed {
-    /// Heap bytes of a packed set of `len` IDs whose largest is `max`.
+    /// Heap bytes of a packed set of `len` IDs whose largest is `max` (with
+    /// a one-word header, as most sets have).
     pub fn bytes_for(len: usize, max: u64) -> usize {
-        HEADER + width_for(max) * len
+        WORD + width_for(max) * len
     }
 
     /// Builds a block from strictly ascending IDs (the caller guarantees order).
@@ -110,50 +142,76 @@ impl Packed {
         p
     }
 
+    /// A block of `len` uninitialised IDs (the caller writes them all).
     fn alloc(width: usize, len: usize, activity: Activity) -> Packed {
-        let lay = layout(width, len);
+        let compact = compact_bits(&activity);
+        let lay = layout(header_bytes(compact.is_some()), width, len);
         // SAFETY: the layout has non-zero size (it includes the header).
-        let raw = unsafe { alloc::alloc(lay) } as *mut Header;
+        let raw = unsafe { alloc::alloc(lay) } as *mut u64;
         let Some(ptr) = NonNull::new(raw) else { alloc::handle_alloc_error(lay) };
-        // SAFETY: freshly allocated, properly aligned for Header.
+        let shape = (width.trailing_zeros() as u64 - 1) << WIDTH_SHIFT | (len as u64) << LEN_SHIFT;
+        // SAFETY: freshly allocated, 8-aligned, with room for the header
+        // words written (two when not compact).
         unsafe {
-            ptr.as_ptr().write(Header {
-                activity: ActivityWord::new(activity),
-                len: len as u32,
-                width: width as u8,
-                _pad: [0; 3],
-            })
-        };
+            match compact {
+                Some(bits) => ptr.as_ptr().write(shape | bits),
+                None => {
+                    ptr.as_ptr().write(shape);
+                    (ptr.as_ptr().add(1) as *mut ActivityWord).write(ActivityWord::new(activity));
+                }
+            }
+        }
         Packed { ptr }
     }
 
-    fn header(&self) -> &Header {
-        // SAFETY: ptr is a live block we own.
-        unsafe { self.ptr.as_ref() }
+    fn word(&self) -> u64 {
+        // SAFETY: ptr is a live block we own; word 0 is always initialised.
+        unsafe { self.ptr.as_ptr().read() }
     }
 
-    fn header_mut(&mut self) -> &mut Header {
+    fn set_word(&mut self, word: u64) {
         // SAFETY: ptr is a live block we own exclusively.
-        unsafe { self.ptr.as_mut() }
+        unsafe { self.ptr.as_ptr().write(word) }
+    }
+
+    fn is_compact(&self) -> bool {
+        self.word() & COMPACT != 0
+    }
+
+    fn header(&self) -> usize {
+        header_bytes(self.is_compact())
+    }
+
+    /// The activity word of a two-word header.
+    fn activity_word(&self) -> Option<&ActivityWord> {
+        // SAFETY: a block without the compact bit has an initialised
+        // ActivityWord in word 1, owned by the block and borrowed with self.
+        (!self.is_compact()).then(|| unsafe { &*(self.ptr.as_ptr().add(1) as *const ActivityWord) })
+    }
+
+    fn activity_word_mut(&mut self) -> Option<&mut ActivityWord> {
+        // SAFETY: as in `activity_word`, borrowed mutably with self.
+        (!self.is_compact())
+            .then(|| unsafe { &mut *(self.ptr.as_ptr().add(1) as *mut ActivityWord) })
     }
 
     pub fn len(&self) -> usize {
-        self.header().len as usize
+        ((self.word() & LEN_MASK) >> LEN_SHIFT) as usize
     }
 
     pub fn width(&self) -> usize {
-        usize::from(self.header().width)
+        2 << ((self.word() >> WIDTH_SHIFT) & 3)
     }
 
     fn data(&self) -> *mut u8 {
         // SAFETY: the data area starts right after the header, inside the block.
-        unsafe { (self.ptr.as_ptr() as *mut u8).add(HEADER) }
+        unsafe { (self.ptr.as_ptr() as *mut u8).add(self.header()) }
     }
 
     pub fn view(&self) -> View<'_> {
         let (len, data) = (self.len(), self.data());
         // SAFETY: the block holds `len` initialised elements of `width` bytes,
-        // 8-aligned (header size is a multiple of 8).
+        // 8-aligned (the header is one or two words).
         unsafe {
             match self.width() {
                 2 => View::W2(std::slice::from_raw_parts(data as *const u16, len)),
@@ -191,15 +249,17 @@ impl Packed {
     }
 
     fn resize(&mut self, new_len: usize) {
-        let (w, old) = (self.width(), self.len());
-        // SAFETY: the block was allocated with layout(w, old); the new size is
-        // non-zero and valid for the same alignment.
+        let (h, w, old) = (self.header(), self.width(), self.len());
+        let new_layout = layout(h, w, new_len);
+        // SAFETY: the block was allocated with layout(h, w, old); the new size
+        // is non-zero and valid for the same alignment.
         let raw = unsafe {
-            alloc::realloc(self.ptr.as_ptr() as *mut u8, layout(w, old), layout(w, new_len).size())
-        } as *mut Header;
-        let Some(ptr) = NonNull::new(raw) else { alloc::handle_alloc_error(layout(w, new_len)) };
+            alloc::realloc(self.ptr.as_ptr() as *mut u8, layout(h, w, old), new_layout.size())
+        } as *mut u64;
+        let Some(ptr) = NonNull::new(raw) else { alloc::handle_alloc_error(new_layout) };
         self.ptr = ptr;
-        self.header_mut().len = new_len as u32;
+        let word = self.word();
+        self.set_word(word & !LEN_MASK | (new_len as u64) << LEN_SHIFT);
     }
 
     /// Inserts `id`; false if already present.
@@ -237,7 +297,32 @@ impl Packed {
 
     /// Moves the activity out, leaving an empty one.
     pub fn take_activity(&mut self) -> Activity {
-        self.header_mut().activity.take()
+        if let Some(word) = self.activity_word_mut() {
+            return word.take();
+        }
+        let activity = self.activity().to_owned();
+        let word = self.word();
+        self.set_word(word & (LEN_MASK | 3 << WIDTH_SHIFT) | COMPACT);
+        activity
+    }
+
+    /// Replaces the activity, moving the IDs to a block with the other
+    /// header size when the new activity needs it.
+    fn put_activity(&mut self, activity: Activity) {
+        match (compact_bits(&activity), self.activity_word_mut()) {
+            (Some(bits), None) => {
+                let word = self.word();
+                self.set_word(word & (LEN_MASK | 3 << WIDTH_SHIFT) | bits);
+            }
+            (None, Some(word)) => *word = ActivityWord::new(activity),
+            _ => {
+                let (w, len) = (self.width(), self.len());
+                let moved = Packed::alloc(w, len, activity);
+                // SAFETY: both blocks hold len elements of width w; distinct allocations.
+                unsafe { std::ptr::copy_nonoverlapping(self.data(), moved.data(), len * w) };
+                *self = moved;
+            }
+        }
     }
 }
 
@@ -261,7 +346,7 @@ impl Form for Packed {
     }
 
     fn len(&self) -> u64 {
-        self.header().len.into()
+        Packed::len(self) as u64
     }
 
     fn contains(&self, id: u64) -> bool {
@@ -289,11 +374,20 @@ impl Form for Packed {
     }
 
     fn activity(&self) -> ActivityRef<'_> {
-        self.header().activity.get()
+        match self.activity_word() {
+            Some(word) => word.get(),
+            None => {
+                let word = self.word();
+                ActivityRef::Inline {
+                    stripe: (word >> STRIPE_SHIFT) as u32,
+                    count: ((word >> COUNT_SHIFT) as u32) & COUNT_MAX,
+                }
+            }
+        }
     }
 
     fn set_activity(&mut self, activity: Activity) -> Result<(), Activity> {
-        self.header_mut().activity = ActivityWord::new(activity);
+        self.put_activity(activity);
         Ok(())
     }
 
@@ -303,37 +397,30 @@ impl Form for Packed {
 
     /// Bytes of the block and of the rings it owns.
     fn heap_bytes(&self) -> usize {
-        HEADER + self.width() * self.len() + self.header().activity.get().heap_bytes()
+        self.header() + self.width() * self.len() + self.activity().heap_bytes()
     }
 }
 
 impl Clone for Packed {
     fn clone(&self) -> Packed {
-        let lay = layout(self.width(), self.len());
-        // SAFETY: same layout as self; we copy all bytes, then give the copy
-        // its own activity word (rings are deep-copied, not shared).
-        unsafe {
-            let raw = alloc::alloc(lay);
-            let Some(ptr) = NonNull::new(raw as *mut Header) else {
-                alloc::handle_alloc_error(lay)
-            };
-            std::ptr::copy_nonoverlapping(self.ptr.as_ptr() as *const u8, raw, lay.size());
-            // The bitwise copy of the activity word must not be dropped
-            // (it would free self's rings): overwrite it without dropping.
-            std::ptr::addr_of_mut!((*ptr.as_ptr()).activity).write(self.header().activity.clone());
-            Packed { ptr }
-        }
+        let (w, len) = (self.width(), self.len());
+        let copy = Packed::alloc(w, len, self.activity().to_owned());
+        // SAFETY: both blocks hold len elements of width w; distinct allocations.
+        unsafe { std::ptr::copy_nonoverlapping(self.data(), copy.data(), len * w) };
+        copy
     }
 }
 
 impl Drop for Packed {
     fn drop(&mut self) {
-        let lay = layout(self.width(), self.len());
-        // SAFETY: the header is initialised and dropped exactly once here (it
-        // owns the activity's rings); the block was allocated with `lay` and
-        // is freed once, after which `self` is never used.
+        let lay = layout(self.header(), self.width(), self.len());
+        // SAFETY: the activity word (two-word headers only) is initialised and
+        // dropped exactly once here (it owns the rings); the block was
+        // allocated with `lay` and is freed once, after which `self` is never used.
         unsafe {
-            std::ptr::drop_in_place(self.ptr.as_ptr());
+            if !self.is_compact() {
+                std::ptr::drop_in_place(self.ptr.as_ptr().add(1) as *mut ActivityWord);
+            }
             alloc::dealloc(self.ptr.as_ptr() as *mut u8, lay);
         }
     }
@@ -360,6 +447,34 @@ mod tests {
         assert!(p.remove(3));
         assert_eq!(c.len(), 3);
         assert_eq!(p.len(), 2);
+    }
+
+    #[test]
+    fn header_is_one_word_while_the_activity_fits_it() {
+        let mut p = Packed::from_sorted(&[1, 2, 3], Activity::default());
+        assert_eq!(p.heap_bytes(), 8 + 3 * 2);
+        let one_stripe = Activity::Inline { stripe: 180_000_000, count: COUNT_MAX };
+        p.put_activity(one_stripe.clone());
+        assert_eq!(p.heap_bytes(), 8 + 3 * 2);
+        assert_eq!(p.activity().to_owned(), one_stripe);
+        // Past what the word holds: a second word, the IDs moved along.
+        for wide in [
+            Activity::Inline { stripe: 180_000_000, count: COUNT_MAX + 1 },
+            Activity::Inline { stripe: STRIPE_MAX + 1, count: 1 },
+        ] {
+            p.put_activity(wide.clone());
+            assert_eq!(p.heap_bytes(), 16 + 3 * 2);
+            assert_eq!(p.activity().to_owned(), wide);
+            assert_eq!(p.clone().activity().to_owned(), wide);
+            assert_eq!(p.view().iter().collect::<Vec<_>>(), vec![1, 2, 3]);
+            p.put_activity(Activity::default());
+            assert_eq!(p.heap_bytes(), 8 + 3 * 2);
+            assert_eq!(p.view().iter().collect::<Vec<_>>(), vec![1, 2, 3]);
+        }
+        assert!(p.insert(1 << 40));
+        assert!(p.remove(2));
+        assert_eq!(p.view().iter().collect::<Vec<_>>(), vec![1, 3, 1 << 40]);
+        assert_eq!(p.heap_bytes(), 8 + 3 * 8);
     }
 
     #[test]

@@ -151,10 +151,10 @@ fn shrink_to_single(repr: &mut Repr) {
 }
 
 /// Whether a set of `len` IDs re-checks which encoding is smaller: at every
-/// 8, then at every 1/16 of the length, so the O(len) check costs O(1)
-/// amortised per write.
+/// 8, then at every 1/8 of the length, so the O(len) check costs O(1)
+/// amortised per write (about 8 IDs visited per write).
 fn size_check_due(len: usize) -> bool {
-    let step = (len.next_power_of_two() / 16).max(8);
+    let step = (len.next_power_of_two() / 8).max(8);
     len.is_multiple_of(step)
 }
 
@@ -218,15 +218,16 @@ struct EfEstimate {
 }
 
 impl EfEstimate {
+    /// Cuts blocks as `EliasFano::from_sorted` does.
     fn push(&mut self, id: u64) {
+        if self.in_block > 0 && !elias_fano::block_fits(self.in_block + 1, self.first, id) {
+            self.close();
+        }
         if self.in_block == 0 {
             self.first = id;
         }
         self.last = id;
         self.in_block += 1;
-        if self.in_block == elias_fano::BLOCK_MAX as u64 {
-            self.close();
-        }
     }
 
     fn close(&mut self) {

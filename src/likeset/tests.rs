@@ -277,8 +277,17 @@ fn measure_shapes() {
         ("u2^63", MAX_ID),
         ("snowflake", 0),
     ];
+    // MEASURE_SHAPES=u2^32,snowflake and MEASURE_SIZES=1000000 measure some only.
+    let only = std::env::var("MEASURE_SHAPES").ok();
+    let sizes = std::env::var("MEASURE_SIZES").ok();
     for (name, range) in shapes {
-        for n in [100u64, 1_000, 10_000, 50_000, 65_537, 100_000, 300_000, 1_000_000] {
+        if only.as_deref().is_some_and(|o| !o.split(',').any(|s| s == name)) {
+            continue;
+        }
+        for n in [100u64, 1_000, 10_000, 50_000, 65_537, 100_000, 300_000, 1_000_000, 10_000_000] {
+            if sizes.as_deref().is_some_and(|o| !o.split(',').any(|s| s == n.to_string())) {
+                continue;
+            }
             if range != 0 && n * 2 > range {
                 continue;
             }
@@ -292,13 +301,19 @@ fn measure_shapes() {
                 };
                 ids.insert(id.min(MAX_ID));
             }
-            let ids: Vec<u64> = ids.into_iter().collect();
+            let sorted: Vec<u64> = ids.into_iter().collect();
+            // Likes arrive in random order.
+            let mut ids = sorted.clone();
+            for i in (1..ids.len()).rev() {
+                ids.swap(i, (next() % (i as u64 + 1)) as usize);
+            }
             let mut s = LikeSet::new();
             let t0 = std::time::Instant::now();
             for &id in &ids {
                 s.insert(id, None, &p);
             }
             let insert_ns = t0.elapsed().as_nanos() as f64 / n as f64;
+            let ids = sorted;
             let t0 = std::time::Instant::now();
             let mut hits = 0;
             for &id in ids.iter().step_by(7) {
@@ -308,8 +323,15 @@ fn measure_shapes() {
             let span = ids[ids.len() - 1] - ids[0];
             let bound = bound_bytes_per_id(n, span.max(n));
             let per = s.heap_bytes() as f64 / n as f64;
+            let mut gone = s.clone();
+            let t0 = std::time::Instant::now();
+            let mut removed = 0;
+            for &id in ids.iter().skip(3).step_by(97) {
+                removed += usize::from(gone.remove(id, &p));
+            }
+            let remove_ns = t0.elapsed().as_nanos() as f64 / removed as f64;
             println!(
-                "{name:>10} n={n:>8} {:>11} {per:6.2} B/like bound {bound:5.2} ratio {:4.2}  insert {insert_ns:6.0} ns  has {has_ns:5.0} ns",
+                "{name:>10} n={n:>8} {:>11} {per:6.2} B/like bound {bound:5.2} ratio {:4.2}  insert {insert_ns:6.0} ns  has {has_ns:5.0} ns  remove {remove_ns:6.0} ns",
                 s.encoding().name(),
                 per / bound
             );
