@@ -78,13 +78,22 @@ pub fn encode(set: &LikeSet, out: &mut Vec<u8>) {
                 let _ = bm.serialize_into(&mut *out);
             }
         }
-        Repr::Packed(p) => {
-            out.push(KIND_LIST);
-            put_activity(out, set.activity());
-            put_varint(out, p.len() as u64);
-            out.push(p.width() as u8);
-            p.write_le(out);
-        }
+        Repr::Packed(p) => match (p.code(), p.width()) {
+            (Some(code), _) => {
+                out.push(KIND_ELIAS_FANO);
+                put_activity(out, set.activity());
+                put_varint(out, p.len() as u64);
+                put_varint(out, 1);
+                out.extend_from_slice(code);
+            }
+            (None, width) => {
+                out.push(KIND_LIST);
+                put_activity(out, set.activity());
+                put_varint(out, p.len() as u64);
+                out.push(width.unwrap_or(8) as u8);
+                p.write_le(out);
+            }
+        },
         Repr::Single(_) | Repr::Empty => {
             out.push(KIND_LIST);
             put_activity(out, set.activity());

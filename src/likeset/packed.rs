@@ -1,14 +1,17 @@
-//! The `packed` encoding: one allocation holding a header and the sorted user
-//! IDs packed at the narrowest width that fits the largest (2, 4 or 8 bytes),
-//! in the spirit of Redis's intset. The block is reallocated to the exact
-//! size on every change, so a small set pays no spare capacity.
+//! The `packed` encoding: a small set in one allocation, a header and the
+//! sorted user IDs either as an array at the narrowest width that fits the
+//! largest (2, 4 or 8 bytes, in the spirit of Redis's intset) or, when that
+//! is smaller, as one Elias-Fano coded run (`ef_run`: about 2 + log2(range / n)
+//! bits per ID). `from_sorted` picks the smaller. The block is reallocated to
+//! the exact size on every change, so a small set pays no spare capacity.
 //!
 //! The header is one word, as small as an intset's (8 bytes), whenever the
 //! set's recent activity fits in it: no likes in the last hour, or likes in
 //! one 10-second stripe (at most 511 of them). Otherwise a second word holds
 //! the activity (`ActivityWord`: inline, or the rings it owns).
 //!
-//! Word 0: bit 0 compact, bits 1-2 width code, bits 3-25 length; in a compact
+//! Word 0: bit 0 compact, bits 1-2 body kind (array of 2, 4 or 8-byte IDs, or
+//! coded), bits 3-25 the array's length or the code's bytes; in a compact
 //! header also bits 26-34 the activity count and bits 35-63 its stripe.
 
 use std::alloc::{self, Layout};
@@ -16,29 +19,37 @@ use std::ops::ControlFlow;
 use std::ptr::NonNull;
 
 use super::activity::{Activity, ActivityRef, ActivityWord};
+use super::ef_run::{self, Run};
 use super::{Encoding, Form, Stored, StoredForm};
 
 const COMPACT: u64 = 1;
-const WIDTH_SHIFT: u32 = 1;
+const KIND_SHIFT: u32 = 1;
+const KIND_MASK: u64 = 3 << KIND_SHIFT;
+/// Body kind of a coded block (0, 1, 2: arrays of 2, 4, 8-byte IDs).
+const KIND_CODED: u64 = 3;
 const LEN_SHIFT: u32 = 3;
-/// Most IDs a packed set holds (far above any `like.packed-max`).
+/// Most IDs in an array, or bytes in a code (far above any `like.packed-max`).
 pub const LEN_MAX: usize = (1 << 23) - 1;
+/// Most IDs in a coded block: past that a set is cheaper as `elias-fano`
+/// blocks, and a write re-codes at most this many.
+pub const CODED_MAX: usize = 1024;
 const COUNT_SHIFT: u32 = 26;
 const COUNT_MAX: u32 = (1 << 9) - 1;
 const STRIPE_SHIFT: u32 = 35;
 const STRIPE_MAX: u32 = (1 << 29) - 1;
-/// Word 0's bits that are not the length.
+/// Word 0's length bits.
 const LEN_MASK: u64 = (LEN_MAX as u64) << LEN_SHIFT;
 
 const WORD: usize = 8;
 const ALIGN: usize = 8;
 
-/// Sorted, deduplicated IDs at one width.
+/// A packed set's IDs, ascending.
 #[derive(Clone, Copy)]
 pub enum View<'a> {
     W2(&'a [u16]),
     W4(&'a [u32]),
     W8(&'a [u64]),
+    Coded(Run<'a>),
 }
 
 impl View<'_> {
@@ -47,28 +58,56 @@ impl View<'_> {
             View::W2(s) => s.len(),
             View::W4(s) => s.len(),
             View::W8(s) => s.len(),
+            View::Coded(r) => r.len(),
         }
     }
 
-    pub fn get(&self, i: usize) -> Option<u64> {
-        match self {
-            View::W2(s) => s.get(i).map(|&v| u64::from(v)),
-            View::W4(s) => s.get(i).map(|&v| u64::from(v)),
-            View::W8(s) => s.get(i).copied(),
-        }
-    }
-
-    /// `Ok(position)` of `id`, or `Err(insertion point)`.
-    pub fn search(&self, id: u64) -> Result<usize, usize> {
+    /// In an array: `Ok(position)` of `id`, or `Err(insertion point)`.
+    fn search(&self, id: u64) -> Result<usize, usize> {
         match self {
             View::W2(s) => u16::try_from(id).map_or(Err(s.len()), |v| s.binary_search(&v)),
             View::W4(s) => u32::try_from(id).map_or(Err(s.len()), |v| s.binary_search(&v)),
             View::W8(s) => s.binary_search(&id),
+            View::Coded(_) => Err(0),
         }
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
-        (0..self.len()).filter_map(move |i| self.get(i))
+    pub fn contains(&self, id: u64) -> bool {
+        match self {
+            View::Coded(r) => r.contains(id),
+            array => array.search(id).is_ok(),
+        }
+    }
+
+    /// Calls `f` with each ID from `from` on, until it breaks.
+    pub fn visit_from(&self, from: u64, f: &mut dyn FnMut(u64) -> ControlFlow<()>) {
+        fn from_array<T: Copy + Into<u64>>(
+            ids: &[T],
+            start: usize,
+            f: &mut dyn FnMut(u64) -> ControlFlow<()>,
+        ) {
+            for &id in ids.get(start..).unwrap_or_default() {
+                if f(id.into()).is_break() {
+                    return;
+                }
+            }
+        }
+        let start = self.search(from).unwrap_or_else(|i| i);
+        match self {
+            View::W2(s) => from_array(s, start, f),
+            View::W4(s) => from_array(s, start, f),
+            View::W8(s) => from_array(s, start, f),
+            View::Coded(r) => r.for_each(|id| id < from || f(id).is_continue()),
+        }
+    }
+
+    pub fn to_vec(&self) -> Vec<u64> {
+        let mut ids = Vec::with_capacity(self.len());
+        self.visit_from(0, &mut |id| {
+            ids.push(id);
+            ControlFlow::Continue(())
+        });
+        ids
     }
 }
 
@@ -81,6 +120,19 @@ pub fn width_for(id: u64) -> usize {
     } else {
         8
     }
+}
+
+/// Bytes of the body: an array of `len` IDs up to `max`, or the code of `len`
+/// IDs from `first` to `max` when that is smaller. `Some(code bytes)` when coded.
+fn body_for(len: usize, first: u64, max: u64) -> (usize, Option<usize>) {
+    let array = width_for(max) * len;
+    if (2..=CODED_MAX).contains(&len) {
+        let coded = ef_run::encoded_len_of(len as u64, first, max);
+        if coded < array {
+            return (coded, Some(coded));
+        }
+    }
+    (array, None)
 }
 
 /// The activity as compact header bits, when it fits them.
@@ -102,6 +154,15 @@ fn header_bytes(compact: bool) -> usize {
     }
 }
 
+/// Body bytes of a block of `kind` whose length field is `len`.
+fn body_bytes(kind: u64, len: usize) -> usize {
+    if kind == KIND_CODED {
+        len
+    } else {
+        len << (kind + 1)
+    }
+}
+
 /// Owning pointer to a packed block.
 pub struct Packed {
     ptr: NonNull<u64>,
@@ -113,43 +174,58 @@ unsafe impl Send for Packed {}
 // SAFETY: shared access only reads; every mutation takes `&mut self`.
 unsafe impl Sync for Packed {}
 
-/// The block's layout. A packed set holds at most LEN_MAX IDs (the policy
-/// keeps it to `like.packed-max`), far below isize::MAX: a failure here is a
-/// broken invariant, and writing `len` elements into any other layout would
-/// corrupt memory.
-fn layout(header: usize, width: usize, len: usize) -> Layout {
-    let size = width.checked_mul(len).and_then(|data| data.checked_add(header));
-    match size.map(|size| Layout::from_size_align(size, ALIGN)) {
-        Some(Ok(layout)) if len <= LEN_MAX => layout,
-        _ => panic!("packed block of {len} x {width} bytes has no valid layout"),
+/// The block's layout. The length field is at most LEN_MAX (the policy keeps
+/// arrays to `like.packed-max` IDs, codes to CODED_MAX IDs), far below
+/// isize::MAX: a failure here is a broken invariant, and writing the body
+/// into any other layout would corrupt memory.
+fn layout(header: usize, kind: u64, len: usize) -> Layout {
+    let size = header + body_bytes(kind, len.min(LEN_MAX));
+    match Layout::from_size_align(size, ALIGN) {
+        Ok(layout) if len <= LEN_MAX => layout,
+        _ => panic!("packed block of kind {kind}, length {len} has no valid layout"),
     }
 }
 
 impl Packed {
-    /// Heap bytes of a packed set of `len` IDs whose largest is `max` (with
-    /// a one-word header, as most sets have).
-    pub fn bytes_for(len: usize, max: u64) -> usize {
-        WORD + width_for(max) * len
+    /// Heap bytes of a packed set of `len` IDs from `first` to `max` (with a
+    /// one-word header, as most sets have).
+    pub fn bytes_for(len: usize, first: u64, max: u64) -> usize {
+        WORD + body_for(len, first, max).0
     }
 
-    /// Builds a block from strictly ascending IDs (the caller guarantees order).
+    /// Builds a block from strictly ascending IDs (the caller guarantees
+    /// order), as an array or coded, whichever is smaller.
     pub fn from_sorted(ids: &[u64], activity: Activity) -> Packed {
-        let width = ids.last().map_or(2, |&m| width_for(m));
-        let mut p = Packed::alloc(width, ids.len(), activity);
-        for (i, &id) in ids.iter().enumerate() {
-            p.write(i, id);
+        let (first, max) = (ids.first().copied().unwrap_or(0), ids.last().copied().unwrap_or(0));
+        match body_for(ids.len(), first, max).1 {
+            Some(bytes) => {
+                let mut code = Vec::with_capacity(bytes);
+                ef_run::encode(ids, &mut code);
+                let mut p = Packed::alloc(KIND_CODED, code.len(), activity);
+                p.body_mut().copy_from_slice(&code);
+                p
+            }
+            None => {
+                let width = width_for(max);
+                let mut p =
+                    Packed::alloc(u64::from(width.trailing_zeros() - 1), ids.len(), activity);
+                for (i, &id) in ids.iter().enumerate() {
+                    p.write(i, id);
+                }
+                p
+            }
         }
-        p
     }
 
-    /// A block of `len` uninitialised IDs (the caller writes them all).
-    fn alloc(width: usize, len: usize, activity: Activity) -> Packed {
+    /// A block of `kind` with length field `len` and an uninitialised body
+    /// (the caller writes it all).
+    fn alloc(kind: u64, len: usize, activity: Activity) -> Packed {
         let compact = compact_bits(&activity);
-        let lay = layout(header_bytes(compact.is_some()), width, len);
+        let lay = layout(header_bytes(compact.is_some()), kind, len);
         // SAFETY: the layout has non-zero size (it includes the header).
         let raw = unsafe { alloc::alloc(lay) } as *mut u64;
         let Some(ptr) = NonNull::new(raw) else { alloc::handle_alloc_error(lay) };
-        let shape = (width.trailing_zeros() as u64 - 1) << WIDTH_SHIFT | (len as u64) << LEN_SHIFT;
+        let shape = kind << KIND_SHIFT | (len as u64) << LEN_SHIFT;
         // SAFETY: freshly allocated, 8-aligned, with room for the header
         // words written (two when not compact).
         unsafe {
@@ -182,6 +258,15 @@ impl Packed {
         header_bytes(self.is_compact())
     }
 
+    fn kind(&self) -> u64 {
+        (self.word() & KIND_MASK) >> KIND_SHIFT
+    }
+
+    /// The length field: IDs of an array, bytes of a code.
+    fn len_field(&self) -> usize {
+        ((self.word() & LEN_MASK) >> LEN_SHIFT) as usize
+    }
+
     /// The activity word of a two-word header.
     fn activity_word(&self) -> Option<&ActivityWord> {
         // SAFETY: a block without the compact bit has an initialised
@@ -196,101 +281,163 @@ impl Packed {
     }
 
     pub fn len(&self) -> usize {
-        ((self.word() & LEN_MASK) >> LEN_SHIFT) as usize
+        self.view().len()
     }
 
-    pub fn width(&self) -> usize {
-        2 << ((self.word() >> WIDTH_SHIFT) & 3)
+    /// Bytes per ID of an array (None when coded).
+    pub fn width(&self) -> Option<usize> {
+        (self.kind() != KIND_CODED).then(|| 2 << self.kind())
     }
 
-    fn data(&self) -> *mut u8 {
-        // SAFETY: the data area starts right after the header, inside the block.
-        unsafe { (self.ptr.as_ptr() as *mut u8).add(self.header()) }
+    fn body(&self) -> &[u8] {
+        let (at, len) = (self.header(), body_bytes(self.kind(), self.len_field()));
+        // SAFETY: the body starts right after the header and holds `len`
+        // initialised bytes, inside the block; borrowed with self.
+        unsafe { std::slice::from_raw_parts((self.ptr.as_ptr() as *const u8).add(at), len) }
+    }
+
+    fn body_mut(&mut self) -> &mut [u8] {
+        let (at, len) = (self.header(), body_bytes(self.kind(), self.len_field()));
+        // SAFETY: as in `body`, borrowed mutably with self. Every byte is
+        // written before it is read (alloc's callers fill the whole body).
+        unsafe { std::slice::from_raw_parts_mut((self.ptr.as_ptr() as *mut u8).add(at), len) }
+    }
+
+    /// The code of a coded block.
+    pub fn code(&self) -> Option<&[u8]> {
+        (self.kind() == KIND_CODED).then(|| self.body())
     }
 
     pub fn view(&self) -> View<'_> {
-        let (len, data) = (self.len(), self.data());
-        // SAFETY: the block holds `len` initialised elements of `width` bytes,
-        // 8-aligned (the header is one or two words).
+        let body = self.body();
+        let (data, len) = (body.as_ptr(), self.len_field());
+        // SAFETY: an array block's body holds `len` initialised elements of
+        // its width, 8-aligned (the header is one or two words).
         unsafe {
-            match self.width() {
-                2 => View::W2(std::slice::from_raw_parts(data as *const u16, len)),
-                4 => View::W4(std::slice::from_raw_parts(data as *const u32, len)),
-                _ => View::W8(std::slice::from_raw_parts(data as *const u64, len)),
+            match self.kind() {
+                0 => View::W2(std::slice::from_raw_parts(data as *const u16, len)),
+                1 => View::W4(std::slice::from_raw_parts(data as *const u32, len)),
+                2 => View::W8(std::slice::from_raw_parts(data as *const u64, len)),
+                _ => View::Coded(Run::trusted(body)),
             }
         }
     }
 
-    /// Appends the IDs as little-endian integers of the block's width (the
+    /// Appends an array's IDs as little-endian integers of its width (the
     /// serialized form): one copy on little-endian machines.
     pub fn write_le(&self, out: &mut Vec<u8>) {
+        let Some(w) = self.width() else { return };
         if cfg!(target_endian = "little") {
-            // SAFETY: the data area holds len * width initialised bytes.
-            out.extend_from_slice(unsafe {
-                std::slice::from_raw_parts(self.data(), self.len() * self.width())
-            });
+            out.extend_from_slice(self.body());
         } else {
-            let w = self.width();
-            self.view().iter().for_each(|id| out.extend_from_slice(&id.to_le_bytes()[..w]));
+            self.view().visit_from(0, &mut |id| {
+                out.extend_from_slice(&id.to_le_bytes()[..w]);
+                ControlFlow::Continue(())
+            });
         }
     }
 
+    /// Writes array element `i` (the width holds `id`: callers widen first).
     fn write(&mut self, i: usize, id: u64) {
-        debug_assert!(i < self.len() && width_for(id) <= self.width());
-        let data = self.data();
-        // SAFETY: i < len, and the width holds id (callers widen first).
-        unsafe {
-            match self.width() {
-                2 => (data as *mut u16).add(i).write(id as u16),
-                4 => (data as *mut u32).add(i).write(id as u32),
-                _ => (data as *mut u64).add(i).write(id),
-            }
+        debug_assert!(self.width().is_some_and(|w| width_for(id) <= w));
+        let w = self.width().unwrap_or(8);
+        let body = self.body_mut();
+        match w {
+            2 => body[2 * i..2 * i + 2].copy_from_slice(&(id as u16).to_ne_bytes()),
+            4 => body[4 * i..4 * i + 4].copy_from_slice(&(id as u32).to_ne_bytes()),
+            _ => body[8 * i..8 * i + 8].copy_from_slice(&id.to_ne_bytes()),
         }
     }
 
-    fn resize(&mut self, new_len: usize) {
-        let (h, w, old) = (self.header(), self.width(), self.len());
-        let new_layout = layout(h, w, new_len);
-        // SAFETY: the block was allocated with layout(h, w, old); the new size
-        // is non-zero and valid for the same alignment.
+    /// Sets the length field to `len`, reallocating the body to its size.
+    fn resize(&mut self, len: usize) {
+        let (h, kind, old) = (self.header(), self.kind(), self.len_field());
+        let new_layout = layout(h, kind, len);
+        // SAFETY: the block was allocated with layout(h, kind, old); the new
+        // size is non-zero and valid for the same alignment.
         let raw = unsafe {
-            alloc::realloc(self.ptr.as_ptr() as *mut u8, layout(h, w, old), new_layout.size())
+            alloc::realloc(self.ptr.as_ptr() as *mut u8, layout(h, kind, old), new_layout.size())
         } as *mut u64;
         let Some(ptr) = NonNull::new(raw) else { alloc::handle_alloc_error(new_layout) };
         self.ptr = ptr;
         let word = self.word();
-        self.set_word(word & !LEN_MASK | (new_len as u64) << LEN_SHIFT);
+        self.set_word(word & !LEN_MASK | (len as u64) << LEN_SHIFT);
+    }
+
+    /// Replaces a coded block's code.
+    fn set_code(&mut self, code: &[u8]) {
+        self.resize(code.len());
+        self.body_mut().copy_from_slice(code);
+    }
+
+    /// Rebuilds the block from its IDs changed by `edit` (false: unchanged).
+    fn rebuild(&mut self, edit: impl FnOnce(&mut Vec<u64>) -> bool) -> bool {
+        let mut ids = self.view().to_vec();
+        if !edit(&mut ids) {
+            return false;
+        }
+        let activity = self.take_activity();
+        *self = Packed::from_sorted(&ids, activity);
+        true
     }
 
     /// Inserts `id`; false if already present.
     pub fn insert(&mut self, id: u64) -> bool {
+        let add = |ids: &mut Vec<u64>| match ids.binary_search(&id) {
+            Ok(_) => false,
+            Err(at) => {
+                ids.insert(at, id);
+                true
+            }
+        };
+        if let Some(code) = self.code() {
+            let mut out = Vec::new();
+            return match ef_run::insert(code, id, &mut out) {
+                Some(false) => false,
+                Some(true) if Run::trusted(code).len() < CODED_MAX => {
+                    self.set_code(&out);
+                    true
+                }
+                _ => self.rebuild(add),
+            };
+        }
         let pos = match self.view().search(id) {
             Ok(_) => return false,
             Err(pos) => pos,
         };
-        if width_for(id) > self.width() {
-            // Widening rewrites every element: rebuild (rare, like intset upgrade).
-            let mut ids: Vec<u64> = self.view().iter().collect();
-            ids.insert(pos, id);
-            *self = Packed::from_sorted(&ids, self.take_activity());
-            return true;
-        }
-        let (len, w) = (self.len(), self.width());
+        let Some(w) = self.width().filter(|&w| width_for(id) <= w) else {
+            // Widening every element: rebuild (rare, like an intset upgrade).
+            return self.rebuild(add);
+        };
+        let len = self.len_field();
         self.resize(len + 1);
-        let data = self.data();
-        // SAFETY: the block now has room for len + 1 elements; shift the tail right.
-        unsafe { std::ptr::copy(data.add(pos * w), data.add((pos + 1) * w), (len - pos) * w) };
+        self.body_mut().copy_within(pos * w..len * w, (pos + 1) * w);
         self.write(pos, id);
         true
     }
 
     /// Removes `id`; false if absent.
     pub fn remove(&mut self, id: u64) -> bool {
+        if let Some(code) = self.code() {
+            let mut out = Vec::new();
+            return match ef_run::remove(code, id, &mut out) {
+                Some(false) => false,
+                Some(true) => {
+                    self.set_code(&out);
+                    true
+                }
+                None => self.rebuild(|ids| match ids.binary_search(&id) {
+                    Ok(at) => {
+                        ids.remove(at);
+                        true
+                    }
+                    Err(_) => false,
+                }),
+            };
+        }
         let Ok(pos) = self.view().search(id) else { return false };
-        let (len, w) = (self.len(), self.width());
-        let data = self.data();
-        // SAFETY: pos < len; shift the tail left over it.
-        unsafe { std::ptr::copy(data.add((pos + 1) * w), data.add(pos * w), (len - pos - 1) * w) };
+        let (len, w) = (self.len_field(), self.width().unwrap_or(8));
+        self.body_mut().copy_within((pos + 1) * w..len * w, pos * w);
         self.resize(len - 1);
         true
     }
@@ -302,7 +449,7 @@ impl Packed {
         }
         let activity = self.activity().to_owned();
         let word = self.word();
-        self.set_word(word & (LEN_MASK | 3 << WIDTH_SHIFT) | COMPACT);
+        self.set_word(word & (LEN_MASK | KIND_MASK) | COMPACT);
         activity
     }
 
@@ -312,17 +459,18 @@ impl Packed {
         match (compact_bits(&activity), self.activity_word_mut()) {
             (Some(bits), None) => {
                 let word = self.word();
-                self.set_word(word & (LEN_MASK | 3 << WIDTH_SHIFT) | bits);
+                self.set_word(word & (LEN_MASK | KIND_MASK) | bits);
             }
             (None, Some(word)) => *word = ActivityWord::new(activity),
-            _ => {
-                let (w, len) = (self.width(), self.len());
-                let moved = Packed::alloc(w, len, activity);
-                // SAFETY: both blocks hold len elements of width w; distinct allocations.
-                unsafe { std::ptr::copy_nonoverlapping(self.data(), moved.data(), len * w) };
-                *self = moved;
-            }
+            _ => *self = self.copy_with(activity),
         }
+    }
+
+    /// A copy of the block with `activity`.
+    fn copy_with(&self, activity: Activity) -> Packed {
+        let mut copy = Packed::alloc(self.kind(), self.len_field(), activity);
+        copy.body_mut().copy_from_slice(self.body());
+        copy
     }
 }
 
@@ -350,7 +498,7 @@ impl Form for Packed {
     }
 
     fn contains(&self, id: u64) -> bool {
-        self.view().search(id).is_ok()
+        self.view().contains(id)
     }
 
     fn insert(&mut self, id: u64) -> Option<bool> {
@@ -362,15 +510,7 @@ impl Form for Packed {
     }
 
     fn visit_from(&self, from: u64, f: &mut dyn FnMut(u64) -> ControlFlow<()>) {
-        let v = self.view();
-        let start = v.search(from).unwrap_or_else(|i| i);
-        for i in start..v.len() {
-            if let Some(id) = v.get(i) {
-                if f(id).is_break() {
-                    return;
-                }
-            }
-        }
+        self.view().visit_from(from, f);
     }
 
     fn activity(&self) -> ActivityRef<'_> {
@@ -397,23 +537,19 @@ impl Form for Packed {
 
     /// Bytes of the block and of the rings it owns.
     fn heap_bytes(&self) -> usize {
-        self.header() + self.width() * self.len() + self.activity().heap_bytes()
+        self.header() + self.body().len() + self.activity().heap_bytes()
     }
 }
 
 impl Clone for Packed {
     fn clone(&self) -> Packed {
-        let (w, len) = (self.width(), self.len());
-        let copy = Packed::alloc(w, len, self.activity().to_owned());
-        // SAFETY: both blocks hold len elements of width w; distinct allocations.
-        unsafe { std::ptr::copy_nonoverlapping(self.data(), copy.data(), len * w) };
-        copy
+        self.copy_with(self.activity().to_owned())
     }
 }
 
 impl Drop for Packed {
     fn drop(&mut self) {
-        let lay = layout(self.header(), self.width(), self.len());
+        let lay = layout(self.header(), self.kind(), self.len_field());
         // SAFETY: the activity word (two-word headers only) is initialised and
         // dropped exactly once here (it owns the rings); the block was
         // allocated with `lay` and is freed once, after which `self` is never used.
@@ -436,13 +572,14 @@ mod tests {
         assert!(p.insert(3));
         assert!(!p.insert(3));
         assert!(p.insert(70_000));
-        assert_eq!(p.width(), 4);
+        assert_eq!(p.width(), Some(4));
         assert!(p.insert(1 << 40));
-        assert_eq!(p.width(), 8);
-        assert_eq!(p.view().iter().collect::<Vec<_>>(), vec![3, 5, 70_000, 1 << 40]);
+        // Three bits of 4 IDs spread over 2^40 code smaller than 8-byte elements.
+        assert_eq!((p.width(), p.code().is_some()), (None, true));
+        assert_eq!(p.view().to_vec(), vec![3, 5, 70_000, 1 << 40]);
         assert!(p.remove(5));
         assert!(!p.remove(5));
-        assert_eq!(p.view().iter().collect::<Vec<_>>(), vec![3, 70_000, 1 << 40]);
+        assert_eq!(p.view().to_vec(), vec![3, 70_000, 1 << 40]);
         let c = p.clone();
         assert!(p.remove(3));
         assert_eq!(c.len(), 3);
@@ -466,15 +603,56 @@ mod tests {
             assert_eq!(p.heap_bytes(), 16 + 3 * 2);
             assert_eq!(p.activity().to_owned(), wide);
             assert_eq!(p.clone().activity().to_owned(), wide);
-            assert_eq!(p.view().iter().collect::<Vec<_>>(), vec![1, 2, 3]);
+            assert_eq!(p.view().to_vec(), vec![1, 2, 3]);
             p.put_activity(Activity::default());
             assert_eq!(p.heap_bytes(), 8 + 3 * 2);
-            assert_eq!(p.view().iter().collect::<Vec<_>>(), vec![1, 2, 3]);
+            assert_eq!(p.view().to_vec(), vec![1, 2, 3]);
         }
         assert!(p.insert(1 << 40));
         assert!(p.remove(2));
-        assert_eq!(p.view().iter().collect::<Vec<_>>(), vec![1, 3, 1 << 40]);
-        assert_eq!(p.heap_bytes(), 8 + 3 * 8);
+        assert_eq!(p.view().to_vec(), vec![1, 3, 1 << 40]);
+        assert_eq!(p.heap_bytes(), 8 + ef_run::encoded_len(&[1, 3, 1 << 40]));
+    }
+
+    #[test]
+    fn the_smaller_body_wins_and_follows_the_writes() {
+        // Dense: 10 IDs take 14 code bytes against a 20-byte array.
+        let dense: Vec<u64> = (100..110).collect();
+        let mut p = Packed::from_sorted(&dense, Activity::default());
+        assert!(p.code().is_some());
+        assert_eq!(p.heap_bytes(), 8 + ef_run::encoded_len(&dense));
+        // In-place writes into the code, and re-coding ones (a new first ID).
+        let mut model = dense.clone();
+        for id in [105, 50, 200, 107, 100, 300, 1 << 33] {
+            let added = p.insert(id);
+            assert_eq!(added, !model.contains(&id));
+            if added {
+                model.push(id);
+                model.sort_unstable();
+            }
+            assert_eq!(p.view().to_vec(), model);
+        }
+        for id in [50, 51, 1 << 33, 105, 109] {
+            let removed = p.remove(id);
+            assert_eq!(removed, model.contains(&id));
+            model.retain(|&x| x != id);
+            assert_eq!(p.view().to_vec(), model);
+            assert!(model.iter().all(|&x| p.view().contains(x)));
+        }
+        // A code with a page in the middle.
+        let mut got = Vec::new();
+        p.view().visit_from(104, &mut |id| {
+            got.push(id);
+            if got.len() == 3 {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        });
+        assert_eq!(got, vec![104, 106, 107]);
+        // Two spread IDs: an array is smaller.
+        let q = Packed::from_sorted(&[7, 1 << 20], Activity::default());
+        assert_eq!((q.code(), q.width()), (None, Some(4)));
     }
 
     #[test]

@@ -165,12 +165,20 @@ fn reform(repr: &mut Repr, policy: &Policy, forced: bool) {
     let current = form.encoding();
     let current_bytes = form.heap_bytes() - form.activity().heap_bytes();
     let sizes = measure(form, policy);
-    let Some((best, best_bytes)) =
-        sizes.into_iter().filter(|&(e, _)| e != current).min_by_key(|&(_, b)| b)
+    // A packed set is measured against itself too: its array may have
+    // become larger than its code, or the other way round.
+    let Some((best, best_bytes)) = sizes
+        .into_iter()
+        .filter(|&(e, _)| e != current || e == Encoding::Packed)
+        .min_by_key(|&(_, b)| b)
     else {
         return;
     };
-    if forced || best_bytes.saturating_mul(5) / 4 < current_bytes {
+    // A 1/4 margin keeps a set from moving back and forth between forms of
+    // about its size; re-coding a packed block (at most CODED_MAX IDs) is
+    // cheap enough for a 1/16 one.
+    let margin = if best == current { 16 } else { 4 };
+    if forced || best_bytes.saturating_add(best_bytes / margin) < current_bytes {
         convert(repr, best);
     }
 }
@@ -181,16 +189,17 @@ fn measure(form: &dyn Form, policy: &Policy) -> Vec<(Encoding, usize)> {
     let len = form.len() as usize;
     let mut ef = EfEstimate::default();
     let mut roaring = RoaringEstimate::default();
-    let mut max = 0;
+    let (mut first, mut max) = (None, 0);
     form.visit_from(0, &mut |id| {
         ef.push(id);
         roaring.push(id);
+        first.get_or_insert(id);
         max = id;
         ControlFlow::Continue(())
     });
     let mut sizes = vec![(Encoding::EliasFano, ef.finish()), (Encoding::Roaring, roaring.finish())];
     if len <= policy.packed_max {
-        sizes.push((Encoding::Packed, Packed::bytes_for(len, max)));
+        sizes.push((Encoding::Packed, Packed::bytes_for(len, first.unwrap_or(0), max)));
     }
     sizes
 }
