@@ -101,7 +101,7 @@ impl View<'_> {
         }
     }
 
-    pub fn to_vec(&self) -> Vec<u64> {
+    pub fn to_vec(self) -> Vec<u64> {
         let mut ids = Vec::with_capacity(self.len());
         self.visit_from(0, &mut |id| {
             ids.push(id);
