@@ -12,8 +12,8 @@
 //! list:       u8 width (2, 4, 8), count x width bytes little-endian
 //! roaring:    varint n, n x (varint shard = id >> 24, varint len, roaring portable
 //!             bytes of the IDs' low 24 bits)
-//! elias-fano: varint n, n x an Elias-Fano coded run of 1 ..= 256 IDs (ef_run),
-//!             ascending and disjoint
+//! elias-fano: varint n, n x an Elias-Fano coded run of 1 ..= 1024 IDs (ef_run),
+//!             ascending and disjoint (a coded `packed` set is one run)
 //! ```
 //! Version 2: kinds 0 and 1.
 //! Version 1 (first release): varint count, then the IDs as varint deltas

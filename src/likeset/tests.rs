@@ -116,7 +116,7 @@ proptest! {
             let i = at.index(bad.len());
             bad[i] ^= x | 1;
         }
-        for version in [1, 2] {
+        for version in 1..=CURRENT_VERSION {
             if let Ok(d) = codec::decode(&bad, version, &policy) {
                 // Whatever decodes must be a sane set.
                 let all: Vec<u64> = d.to_vec();
@@ -124,6 +124,77 @@ proptest! {
                 prop_assert!(all.windows(2).all(|w| w[0] < w[1]));
                 prop_assert!(all.iter().all(|&id| id <= MAX_ID && d.contains(id)));
             }
+        }
+    }
+}
+
+/// ID shapes real platforms have: (name, lowest ID, span).
+const SHAPES: [(&str, u64, u64); 6] = [
+    ("dense", 1_000_000, 0),
+    ("u2^20", 0, 1 << 20),
+    ("u10^9", 0, 1_000_000_000),
+    ("u2^32", 0, 1 << 32),
+    ("u2^63", 0, MAX_ID),
+    // 41-bit milliseconds since 2010 (about 2025 to 2028) << 22 | worker and sequence.
+    ("snowflake", 480_000_000_000 << 22, 94_608_000_000 << 22),
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// Sets of each shape and size class grown one ID at a time (block
+    /// splits, promotion), then churned and mostly emptied (merges,
+    /// demotion), against the model, with round trips through the codec.
+    #[test]
+    fn shaped_sets_behave_like_a_btreeset(
+        shape in 0..SHAPES.len(),
+        size in prop_oneof![Just(12usize), Just(700), Just(4_000), Just(25_000)],
+        seed in any::<u64>(),
+        small_packed in any::<bool>(),
+    ) {
+        let (_, low, span) = SHAPES[shape];
+        let mut x = seed | 1;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        // Dense: consecutive IDs, with a few gaps.
+        let span = if span == 0 { size as u64 * 9 / 8 } else { span };
+        let mut id_of = |r: u64| low + r % span;
+        let policy = if small_packed { small() } else { Policy::default() };
+        let mut s = LikeSet::new();
+        let mut model = BTreeSet::new();
+        while model.len() < size {
+            let id = id_of(next());
+            prop_assert_eq!(s.insert(id, Some(NOW), &policy), model.insert(id));
+        }
+        check(&s, &model);
+        check(&round_trip(&s, &policy), &model);
+        let present: Vec<u64> = model.iter().copied().collect();
+        for _ in 0..size.min(3_000) {
+            let r = next();
+            let id = if r % 2 == 0 { present[(r >> 8) as usize % present.len()] } else { id_of(r >> 1) };
+            match r % 5 {
+                0 | 1 => prop_assert_eq!(s.remove(id, &policy), model.remove(&id)),
+                2 | 3 => prop_assert_eq!(s.insert(id, None, &policy), model.insert(id)),
+                _ => prop_assert_eq!(s.contains(id), model.contains(&id)),
+            }
+        }
+        check(&s, &model);
+        // Empty most of it, in random order.
+        let mut gone: Vec<u64> = model.iter().copied().collect();
+        for i in (1..gone.len()).rev() {
+            gone.swap(i, (next() % (i as u64 + 1)) as usize);
+        }
+        for id in gone.iter().take(gone.len() - gone.len() / 20) {
+            prop_assert!(s.remove(*id, &policy));
+            model.remove(id);
+        }
+        check(&s, &model);
+        if !model.is_empty() {
+            check(&round_trip(&s, &policy), &model);
         }
     }
 }
