@@ -162,7 +162,7 @@ proptest! {
         };
         // Dense: consecutive IDs, with a few gaps.
         let span = if span == 0 { size as u64 * 9 / 8 } else { span };
-        let mut id_of = |r: u64| low + r % span;
+        let id_of = |r: u64| low + r % span;
         let policy = if small_packed { small() } else { Policy::default() };
         let mut s = LikeSet::new();
         let mut model = BTreeSet::new();
