@@ -193,7 +193,7 @@ impl ActivityRef<'_> {
     pub fn heap_bytes(self) -> usize {
         match self {
             ActivityRef::Inline { .. } => 0,
-            ActivityRef::Rings(_) => std::mem::size_of::<Rings>(),
+            ActivityRef::Rings(_) => super::allocated(std::mem::size_of::<Rings>()),
         }
     }
 

@@ -15,7 +15,7 @@ use std::ops::ControlFlow;
 
 use super::activity::{Activity, ActivityRef};
 use super::ef_run::{self, Run};
-use super::{Encoding, Form, Stored, StoredForm};
+use super::{allocated, Encoding, Form, Stored, StoredForm};
 
 /// Most IDs per block (a lookup scans about 2 bits per ID of its block).
 pub const BLOCK_IDS_MAX: usize = 1024;
@@ -89,20 +89,22 @@ impl EliasFano {
         self.0.blocks.iter().map(|b| &b[..])
     }
 
-    /// Heap bytes of a set of `blocks` blocks whose codes take `coded` bytes.
+    /// Heap bytes of a set of `blocks` blocks whose codes take `coded` bytes
+    /// (allocated, each block rounded to its size class).
     pub fn bytes_for(blocks: usize, coded: usize) -> usize {
-        std::mem::size_of::<Inner>()
-            + blocks * (std::mem::size_of::<u64>() + std::mem::size_of::<Box<[u8]>>())
+        allocated(std::mem::size_of::<Inner>())
+            + allocated(blocks * std::mem::size_of::<u64>())
+            + allocated(blocks * std::mem::size_of::<Box<[u8]>>())
             + coded
     }
 
     /// Bytes of the blocks and the index (what the policy compares).
     pub fn coded_bytes(&self) -> usize {
         let inner = &*self.0;
-        std::mem::size_of::<Inner>()
-            + inner.firsts.capacity() * std::mem::size_of::<u64>()
-            + inner.blocks.capacity() * std::mem::size_of::<Box<[u8]>>()
-            + inner.blocks.iter().map(|b| b.len()).sum::<usize>()
+        allocated(std::mem::size_of::<Inner>())
+            + allocated(inner.firsts.capacity() * std::mem::size_of::<u64>())
+            + allocated(inner.blocks.capacity() * std::mem::size_of::<Box<[u8]>>())
+            + inner.blocks.iter().map(|b| allocated(b.len())).sum::<usize>()
     }
 
     /// The block that holds `id` if any does: the last one starting at or before it.

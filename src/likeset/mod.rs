@@ -81,6 +81,22 @@ impl StoredForm {
 pub const STORED_BITS_MAX: u64 = (1 << 61) - 1;
 
 /// How a form gives itself up for storage and comes back.
+/// Bytes an allocation of `n` bytes really takes from jemalloc, Redis's
+/// allocator: its size classes are 8, multiples of 16 up to 128, then four
+/// per doubling. What heap sizes (MEMORY USAGE, the policy's comparisons)
+/// count, so that they match `used_memory`.
+pub fn allocated(n: usize) -> usize {
+    match n {
+        0 => 0,
+        1..=8 => 8,
+        9..=128 => (n + 15) & !15,
+        _ => {
+            let spacing = 1usize << ((usize::BITS - (n - 1).leading_zeros()) - 3);
+            (n + spacing - 1) & !(spacing - 1)
+        }
+    }
+}
+
 pub(crate) trait Stored: Sized {
     /// The form as bits (at most `STORED_BITS_MAX`) or as an 8-aligned heap address.
     fn into_stored(self) -> StoredForm;

@@ -20,7 +20,7 @@ use std::ptr::NonNull;
 
 use super::activity::{Activity, ActivityRef, ActivityWord};
 use super::ef_run::{self, Run};
-use super::{Encoding, Form, Stored, StoredForm};
+use super::{allocated, Encoding, Form, Stored, StoredForm};
 
 const COMPACT: u64 = 1;
 const KIND_SHIFT: u32 = 1;
@@ -190,7 +190,7 @@ impl Packed {
     /// Heap bytes of a packed set of `len` IDs from `first` to `max` (with a
     /// one-word header, as most sets have).
     pub fn bytes_for(len: usize, first: u64, max: u64) -> usize {
-        WORD + body_for(len, first, max).0
+        allocated(WORD + body_for(len, first, max).0)
     }
 
     /// Builds a block from strictly ascending IDs (the caller guarantees
@@ -537,7 +537,7 @@ impl Form for Packed {
 
     /// Bytes of the block and of the rings it owns.
     fn heap_bytes(&self) -> usize {
-        self.header() + self.body().len() + self.activity().heap_bytes()
+        allocated(self.header() + self.body().len()) + self.activity().heap_bytes()
     }
 }
 
@@ -589,10 +589,10 @@ mod tests {
     #[test]
     fn header_is_one_word_while_the_activity_fits_it() {
         let mut p = Packed::from_sorted(&[1, 2, 3], Activity::default());
-        assert_eq!(p.heap_bytes(), 8 + 3 * 2);
+        assert_eq!(p.heap_bytes(), allocated(8 + 3 * 2));
         let one_stripe = Activity::Inline { stripe: 180_000_000, count: COUNT_MAX };
         p.put_activity(one_stripe.clone());
-        assert_eq!(p.heap_bytes(), 8 + 3 * 2);
+        assert_eq!(p.heap_bytes(), allocated(8 + 3 * 2));
         assert_eq!(p.activity().to_owned(), one_stripe);
         // Past what the word holds: a second word, the IDs moved along.
         for wide in [
@@ -600,18 +600,18 @@ mod tests {
             Activity::Inline { stripe: STRIPE_MAX + 1, count: 1 },
         ] {
             p.put_activity(wide.clone());
-            assert_eq!(p.heap_bytes(), 16 + 3 * 2);
+            assert_eq!(p.heap_bytes(), allocated(16 + 3 * 2));
             assert_eq!(p.activity().to_owned(), wide);
             assert_eq!(p.clone().activity().to_owned(), wide);
             assert_eq!(p.view().to_vec(), vec![1, 2, 3]);
             p.put_activity(Activity::default());
-            assert_eq!(p.heap_bytes(), 8 + 3 * 2);
+            assert_eq!(p.heap_bytes(), allocated(8 + 3 * 2));
             assert_eq!(p.view().to_vec(), vec![1, 2, 3]);
         }
         assert!(p.insert(1 << 40));
         assert!(p.remove(2));
         assert_eq!(p.view().to_vec(), vec![1, 3, 1 << 40]);
-        assert_eq!(p.heap_bytes(), 8 + ef_run::encoded_len(&[1, 3, 1 << 40]));
+        assert_eq!(p.heap_bytes(), allocated(8 + ef_run::encoded_len(&[1, 3, 1 << 40])));
     }
 
     #[test]
@@ -620,7 +620,7 @@ mod tests {
         let dense: Vec<u64> = (100..110).collect();
         let mut p = Packed::from_sorted(&dense, Activity::default());
         assert!(p.code().is_some());
-        assert_eq!(p.heap_bytes(), 8 + ef_run::encoded_len(&dense));
+        assert_eq!(p.heap_bytes(), allocated(8 + ef_run::encoded_len(&dense)));
         // In-place writes into the code, and re-coding ones (a new first ID).
         let mut model = dense.clone();
         for id in [105, 50, 200, 107, 100, 300, 1 << 33] {
@@ -666,10 +666,10 @@ mod tests {
         assert_eq!(c.activity().to_owned(), rings);
         assert_eq!(
             p.heap_bytes(),
-            16 + 2 * 2 + std::mem::size_of::<super::super::activity::Rings>()
+            allocated(16 + 2 * 2) + allocated(std::mem::size_of::<super::super::activity::Rings>())
         );
         assert_eq!(p.take_activity(), rings);
-        assert_eq!(p.heap_bytes(), 16 + 2 * 2);
+        assert_eq!(p.heap_bytes(), allocated(16 + 2 * 2));
         assert_eq!(c.activity().to_owned(), rings);
     }
 }

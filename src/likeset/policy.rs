@@ -20,7 +20,7 @@ use super::elias_fano::{self, EliasFano};
 use super::packed::Packed;
 use super::roaring::{self, Roaring};
 use super::single::Single;
-use super::{ef_run, Form};
+use super::{allocated, ef_run, Form};
 
 super::forms! {
     Single(Single) = "single",
@@ -241,7 +241,7 @@ impl EfEstimate {
 
     fn close(&mut self) {
         if self.in_block > 0 {
-            self.bytes += ef_run::encoded_len_of(self.in_block, self.first, self.last);
+            self.bytes += allocated(ef_run::encoded_len_of(self.in_block, self.first, self.last));
             self.blocks += 1;
             self.in_block = 0;
         }

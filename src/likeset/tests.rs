@@ -200,6 +200,18 @@ proptest! {
 }
 
 #[test]
+fn allocated_follows_jemalloc_size_classes() {
+    let classes = [(0, 0), (1, 8), (8, 8), (9, 16), (17, 32), (128, 128), (129, 160), (160, 160)];
+    for (n, want) in classes {
+        assert_eq!(allocated(n), want, "{n}");
+    }
+    let more = [(161, 192), (257, 320), (449, 512), (513, 640), (1025, 1280), (16_385, 20_480)];
+    for (n, want) in more {
+        assert_eq!(allocated(n), want, "{n}");
+    }
+}
+
+#[test]
 fn single_is_inline_and_grows() {
     let p = Policy::default();
     let mut s = LikeSet::new();
