@@ -7,6 +7,9 @@ measures, side by side in the same run, alternating A/B, medians over rounds:
 
   memory      used_memory delta / like: LIKE (sparse, dense) vs SET (sparse, dense),
               SETBIT bitmap and HyperLogLog for reference, 1 .. 1M likes per key
+  shapes      used_memory / like of LIKE and SET vs the information bound log2 C(U, n) over ID
+              shapes (uniform 2^32, 10^9, 2^20, 2^63, Snowflake, dense, runs) x 1 .. 10M likes
+              per key; DUMP bytes / like, RESTORE time, server usec per LIKE.ADD/HAS/DEL/TOGGLE
   throughput  redis-benchmark, 50 clients, P=1 and P=16: LIKE.ADD vs SADD,
               LIKE.COUNT vs SCARD, LIKE.HAS vs SISMEMBER, PING floor;
               LIKE.STATUS over 50 keys vs a pipeline of 50 SCARD + 50 SISMEMBER
@@ -14,12 +17,13 @@ measures, side by side in the same run, alternating A/B, medians over rounds:
   rdb         SAVE time, load time, dump.rdb size: LIKE vs native sets
   unlink      time to reply of UNLINK on a 10M-like key
 
-Writes bench/results/results.md, results.json and memory.png.
+Writes bench/results/results.md, results.json, memory.png and shapes.png.
 """
 
 import argparse
 import datetime
 import json
+import math
 import os
 import platform
 import shutil
@@ -333,6 +337,375 @@ def run_memory(srv, args, res):
         log(f"  memory n={fmt_size(n):>5} keys={nkeys:>6} ({time.time() - t0:5.1f}s): " + "  ".join(
             f"{k}={median(per[k]):.2f}" for k in STRUCTS))
     srv.flush()
+
+
+# ------------------------------------------------------------------------------------------
+# shapes: memory, DUMP size and per-call server time over ID shapes x sizes
+
+SHAPE_SIZES = [1, 3, 10, 100, 1000, 10_000, 50_000, 100_000, 300_000, 1_000_000, 10_000_000]
+SF_EPOCH_MS = 1288834974657  # Snowflake epoch (2010-11-04 01:42:54.657 UTC)
+SF_END_MS = 1717200000000  # 2024-06-01 00:00 UTC: a fixed "now", so that runs are reproducible
+SF_SPAN_MS = 3 * 365 * 86_400_000  # timestamps uniform over the 3 years before it
+SF_TS_LO = SF_END_MS - SF_SPAN_MS - SF_EPOCH_MS  # first timestamp (ms since the Snowflake epoch)
+# name: label, U = values of the range the IDs are uniform over (None: not a uniform shape), sizes
+SHAPES = {
+    "u32": dict(label="uniform [0, 2^32)", U=1 << 32, sizes=SHAPE_SIZES),
+    "snowflake": dict(label="Snowflake, 3 years", U=SF_SPAN_MS << 22, sizes=SHAPE_SIZES),
+    "u1e9": dict(label="uniform [0, 10^9)", U=10 ** 9, sizes=[1_000_000]),
+    "u20": dict(label="uniform [0, 2^20)", U=1 << 20, sizes=[1000, 10_000, 100_000]),
+    "u63": dict(label="uniform [0, 2^63)", U=1 << 63, sizes=[1000, 10_000, 100_000, 1_000_000]),
+    "dense": dict(label="dense 0..n-1", U=None, sizes=[1_000_000]),
+    "runs": dict(label="runs of 100-1000 consecutive", U=None, sizes=[1_000_000]),
+    # the same two loaded in ascending ID order (every other shape, and the two above, load in random order)
+    "dense_asc": dict(label="dense 0..n-1, ascending load", gen="dense", asc=True, U=None, sizes=[1_000_000]),
+    "runs_asc": dict(label="runs, ascending load", gen="runs", asc=True, U=None, sizes=[1_000_000]),
+}
+SHAPE_CALLS = 20_000  # single-ID calls per batch, per command and size, for the server time per call
+SHAPE_CALL_REPS = 3  # batches per command and size (new IDs each), median
+SHAPE_DUMP_KEYS = 100  # keys DUMPed per size (at most)
+SHAPE_RESTORE_MIN = 100_000  # RESTORE LIKE vs SET from this size up
+# targets
+T_BOUND_1K = 1.5  # n >= 1,000: LIKE <= 1.5x the information bound (uniform shapes)
+T_BOUND_100 = 2.0  # 100 <= n < 1,000: <= 2x
+T_SMALL_B_PER_KEY = 16  # 2..9 likes/key: LIKE <= SET + 16 B per key; from 10 up LIKE <= SET
+T_DENSE = 0.02  # dense and runs at 1M: <= 0.02 B/like
+T_CLIFF = 1.25  # bytes/like never rises by more than 1.25x from a smaller to a larger size
+T_US = 2.0  # server usec per single-ID call
+T_RDB = 1.3  # DUMP bytes/like <= 1.3x the bound, n >= 1,000 (uniform shapes)
+
+
+def log2_binom(U, n):
+    """log2 C(U, n), exact to double precision for any U up to 2^64.
+
+    Same value as (lgamma(U+1) - lgamma(n+1) - lgamma(U-n+1)) / ln 2, but lgamma(U+1) - lgamma(U-n+1)
+    is summed as n ln U + sum_{i<n} log1p(-i/U): at U = 2^63 each lgamma term is ~4e20 nats and their
+    difference would lose all its digits in doubles."""
+    if n <= 0 or n >= U:
+        return 0.0
+    s = 0.0
+    for j in range(0, n, 1 << 22):  # chunks: 10M floats at once is needlessly big
+        i = np.arange(j, min(n, j + (1 << 22)), dtype=np.float64)
+        s += float(np.sum(np.log1p(-i / float(U))))
+    return (n * math.log(U) + s - math.lgamma(n + 1)) / math.log(2)
+
+
+def bound_bytes_per_like(U, n):
+    """The information bound: log2 C(U, n) bits for n distinct IDs out of U values, in bytes per like."""
+    return log2_binom(U, n) / 8 / n
+
+
+def runs_bound_bytes_per_like(rows):
+    """Clustered runs: the information in r runs is about log2 C(2^32, r) (their starts) + r log2 901
+    (their lengths); r counted in the generated keys (overlapping runs merge). Not judged."""
+    tot, n = 0.0, 0
+    for row in rows:
+        s = np.sort(row)
+        r = 1 + int(np.count_nonzero(np.diff(s) != 1))
+        tot += log2_binom(1 << 32, r) + r * math.log2(901)
+        n += len(row)
+    return tot / 8 / n
+
+
+def shape_gen(shape):
+    """The generator of a shape: dense_asc is dense loaded in ascending order, etc."""
+    return SHAPES[shape].get("gen", shape)
+
+
+def shape_draw(shape, rng, size):
+    """Independent IDs of a uniform shape (duplicates possible)."""
+    if shape == "snowflake":
+        # 41-bit ms timestamp since the Snowflake epoch << 22 | 10-bit worker, 12-bit sequence (random)
+        ts = rng.integers(SF_TS_LO, SF_TS_LO + SF_SPAN_MS, size=size, dtype=np.uint64)
+        low = rng.integers(0, 1 << 22, size=size, dtype=np.uint64)
+        return (ts << np.uint64(22)) | low
+    return rng.integers(0, SHAPES[shape]["U"], size=size, dtype=np.uint64)
+
+
+def sort_unique(a):
+    """np.unique(a) by sorting (numpy 2.x's np.unique takes ~25 s on 10M uint64; np.sort ~1 s)."""
+    s = np.sort(a)
+    return s[np.concatenate(([True], s[1:] != s[:-1]))] if len(s) else s
+
+
+def first_occurrences(a):
+    """Boolean mask: True at the first occurrence of each value of a."""
+    order = np.argsort(a, kind="stable")
+    s = a[order]
+    keep = np.zeros(len(a), dtype=bool)
+    keep[order[np.concatenate(([True], s[1:] != s[:-1]))]] = True
+    return keep
+
+
+def distinct_ids(draw, rng, n):
+    """n distinct IDs from draw(size), random order."""
+    u = sort_unique(draw(n + n // 500 + 64))
+    while len(u) < n:
+        u = sort_unique(np.concatenate([u, draw(2 * (n - len(u)) + 64)]))
+    return rng.permutation(u)[:n]
+
+
+def runs_ids(rng, n):
+    """n distinct IDs in runs of 100-1000 consecutive IDs at random starts in [0, 2^32), run order."""
+    ids = np.empty(0, dtype=np.uint64)
+    while len(ids) < n:
+        k = (n - len(ids)) // 550 + 2
+        starts = rng.integers(0, (1 << 32) - 1000, size=k, dtype=np.uint64)
+        lens = rng.integers(100, 1001, size=k)
+        offs = np.arange(int(lens.sum()), dtype=np.uint64) - np.repeat((np.cumsum(lens) - lens).astype(np.uint64), lens)
+        ids = np.concatenate([ids, np.repeat(starts, lens) + offs])
+        ids = ids[first_occurrences(ids)]
+    return ids[:n]
+
+
+def shape_rows(shape, rng, nkeys, n):
+    """(nkeys, n) array: per key n distinct IDs of the shape, in random (load) order, or ascending."""
+    asc = SHAPES[shape].get("asc", False)
+    if shape_gen(shape) == "dense":
+        a = np.arange(n, dtype=np.uint64)
+        return np.broadcast_to(a if asc else rng.permutation(a), (nkeys, n))
+    if shape_gen(shape) == "runs":
+        return np.stack([np.sort(runs_ids(rng, n)) if asc else rng.permutation(runs_ids(rng, n))
+                         for _ in range(nkeys)])
+    draw = lambda size: shape_draw(shape, rng, size)
+    if n <= 20_000:
+        m = draw((nkeys, n))
+        if n > 1:
+            bad = np.nonzero((np.diff(np.sort(m, axis=1), axis=1) == 0).any(axis=1))[0]
+            for b in bad:
+                m[b] = distinct_ids(draw, rng, n)
+        return m
+    return np.stack([distinct_ids(draw, rng, n) for _ in range(nkeys)])
+
+
+def fresh_mask(rows, cand):
+    """cand (K, m): True where cand[k, j] is not in rows[k] and not an earlier cand[k, j'] either."""
+    K = rows.shape[0]
+    if K == 1:  # one big key: binary search in its sorted IDs
+        s, c = np.sort(rows[0]), cand[0]
+        pos = np.minimum(np.searchsorted(s, c), len(s) - 1)
+        return ((s[pos] != c) & first_occurrences(c))[None, :]
+    ki = np.concatenate([np.repeat(np.arange(K), rows.shape[1]), np.repeat(np.arange(K), cand.shape[1])])
+    ids = np.concatenate([rows.ravel(), cand.ravel()])
+    src = np.concatenate([np.zeros(rows.size, dtype=np.int8), np.ones(cand.size, dtype=np.int8)])
+    order = np.lexsort((src, ids, ki))  # by key, then ID, existing before candidates
+    dup = np.zeros(len(order), dtype=bool)
+    dup[1:] = (ki[order][1:] == ki[order][:-1]) & (ids[order][1:] == ids[order][:-1])
+    keep = np.zeros(len(order), dtype=bool)
+    keep[order] = ~dup
+    return keep[rows.size:].reshape(cand.shape)
+
+
+def absent_ids(shape, rng, rows, n, per):
+    """(K, per) IDs of the shape absent from each of the K rows (distinct within a row)."""
+    K = rows.shape[0]
+    if shape_gen(shape) == "dense":  # the next IDs: dense stays dense
+        return np.broadcast_to(np.arange(n, n + per, dtype=np.uint64), (K, per))
+    while True:
+        m = 2 * per + 16
+        if shape_gen(shape) == "runs":  # IDs of new runs, random order
+            cand = np.stack([rng.permutation(runs_ids(rng, m)) for _ in range(K)])
+        else:
+            cand = shape_draw(shape, rng, (K, m))
+        ok = fresh_mask(rows, cand)
+        if (ok.sum(axis=1) >= per).all():
+            idx = np.argsort(~ok, axis=1, kind="stable")[:, :per]
+            return np.take_along_axis(cand, idx, axis=1)
+
+
+def single_id_cmds(name: bytes, keys, ids):
+    h = b"*3\r\n$%d\r\n%s\r\n" % (len(name), name)
+    out = []
+    for k, x in zip(keys.tolist(), ids.tolist()):
+        key = b"m:%d" % k
+        xs = b"%d" % x
+        out.append(h + b"$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(key), key, len(xs), xs))
+    return out
+
+
+def server_us_per_call(srv, cmds, stat):
+    """CONFIG RESETSTAT, the commands pipelined, then the server's usec per call from INFO commandstats."""
+    srv.r.execute_command("CONFIG", "RESETSTAT")
+    ld = Loader(srv.port)
+    for c in cmds:
+        ld.add(c)
+    ld.close()
+    st = srv.r.info("commandstats").get(f"cmdstat_{stat}")
+    if not st or int(st["calls"]) != len(cmds):
+        raise RuntimeError(f"commandstats {stat}: {st}, expected {len(cmds)} calls")
+    return float(st["usec"]) / int(st["calls"])
+
+
+def shape_call_times(srv, shape, rng, rows, n, calls, reps):
+    """Server usec per call of LIKE.HAS (half present, half absent IDs), LIKE.ADD (new IDs), LIKE.DEL
+    (those IDs again) and LIKE.TOGGLE (half of them on, then off), single ID per call, `calls` calls
+    per batch spread round-robin over the first min(keys, calls) keys; `reps` batches of each with
+    new IDs, the median batch kept (a batch is ~10-50 ms: one preemption of the server by another
+    process shows in one batch, not in the median). Leaves the keys as they were."""
+    K = min(rows.shape[0], calls)
+    per = -(-calls // K)
+    if shape_gen(shape) == "dense":  # the next IDs n, n+1, ... in every batch (DEL removes them again)
+        new = np.tile(absent_ids(shape, rng, rows[:K], n, per), (1, reps))
+    else:
+        new = absent_ids(shape, rng, rows[:K], n, per * reps)
+    i = np.arange(calls)
+    ks, js = i % K, i // K
+    c0 = srv.r.execute_command("LIKE.COUNT", "m:0")
+    runs = {"has": [], "add": [], "del": [], "toggle": []}
+    for rep in range(reps):
+        add_ids = new[ks, rep * per + js]
+        present = rows[ks, rng.integers(0, n, size=calls)]
+        has_ids = np.where(i % 2 == 0, present, add_ids)
+        runs["has"].append(server_us_per_call(srv, single_id_cmds(b"LIKE.HAS", ks, has_ids), "like.has"))
+        runs["add"].append(server_us_per_call(srv, single_id_cmds(b"LIKE.ADD", ks, add_ids), "like.add"))
+        c1 = srv.r.execute_command("LIKE.COUNT", "m:0")
+        if c1 != c0 + int(np.count_nonzero(ks == 0)):
+            raise RuntimeError(f"LIKE.COUNT m:0 {c0} -> {c1} after the LIKE.ADD of new IDs")
+        runs["del"].append(server_us_per_call(srv, single_id_cmds(b"LIKE.DEL", ks, add_ids), "like.del"))
+        h = calls // 2
+        tg = single_id_cmds(b"LIKE.TOGGLE", ks[:h], add_ids[:h])
+        runs["toggle"].append(server_us_per_call(srv, tg + tg, "like.toggle"))
+        c2 = srv.r.execute_command("LIKE.COUNT", "m:0")
+        if c2 != c0:
+            raise RuntimeError(f"LIKE.COUNT m:0 {c0} -> {c2} after ADD, DEL and TOGGLE twice")
+    out = {k: median(v) for k, v in runs.items()}
+    out["keys"] = int(K)
+    out["runs"] = runs
+    return out
+
+
+def raw_dump(port, key: bytes):
+    """DUMP over a raw socket: redis-py takes ~10 s to read the 80 MB DUMP of a 10M-member SET."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    try:
+        sock.sendall(b"*2\r\n$4\r\nDUMP\r\n$%d\r\n%s\r\n" % (len(key), key))
+        buf = bytearray()
+        while b"\r\n" not in buf:
+            buf += sock.recv(1 << 16)
+        head, _, rest = bytes(buf).partition(b"\r\n")
+        if not head.startswith(b"$") or head == b"$-1":
+            raise RuntimeError(f"DUMP {key!r}: {head[:200]!r}")
+        size = int(head[1:])
+        parts, have = [rest], len(rest)
+        while have < size + 2:
+            chunk = sock.recv(1 << 22)
+            if not chunk:
+                raise RuntimeError("server closed the connection during DUMP")
+            parts.append(chunk)
+            have += len(chunk)
+        return b"".join(parts)[:size]
+    finally:
+        sock.close()
+
+
+def restore_us(srv, payload, rounds):
+    """Server usec of RESTORE of a DUMP payload (commandstats), per round; the copy is unlinked after."""
+    ts = []
+    for _ in range(rounds):
+        srv.r.execute_command("CONFIG", "RESETSTAT")
+        srv.r.execute_command("RESTORE", "restored", 0, payload)
+        ts.append(float(srv.r.info("commandstats")["cmdstat_restore"]["usec"]))
+        srv.r.execute_command("UNLINK", "restored")
+        srv.settle()
+    return ts
+
+
+def shapes_nkeys(n, quick):
+    if n >= 10_000_000:
+        return 1
+    if quick:
+        return int(min(20_000, max(3, 300_000 // n)))
+    floor = 10 if n <= 100_000 else (4 if n < 1_000_000 else 3)
+    return int(min(100_000, max(floor, 1_000_000 // n)))
+
+
+def shapes_rounds(n, args):
+    return args.rounds if n <= 100_000 else (2 if n < 1_000_000 else 1)
+
+
+def shape_sizes(shape, quick):
+    sizes = SHAPES[shape]["sizes"]
+    if quick:
+        small = [s for s in sizes if s < 1_000_000]
+        sizes = small if small else [100_000]
+    return sizes
+
+
+def measure_shape_size(srv, args, rng, shape, n):
+    nkeys = shapes_nkeys(n, args.quick)
+    rounds = shapes_rounds(n, args)
+    like, sset = [], []
+    row = {"nkeys": nkeys, "rounds": rounds}
+    for rnd in range(rounds):
+        rows = shape_rows(shape, rng, nkeys, n)
+        if shape_gen(shape) == "dense":  # one ID list for every key: format it once
+            f = [ids_resp(rows[0][j:j + IDS_PER_CMD]) for j in range(0, n, IDS_PER_CMD)]
+            frags = [f] * nkeys
+        else:
+            frags = [[ids_resp(r[j:j + IDS_PER_CMD]) for j in range(0, n, IDS_PER_CMD)] for r in rows]
+        for kind in (("like", "set") if rnd % 2 == 0 else ("set", "like")):
+            name = b"LIKE.ADD" if kind == "like" else b"SADD"
+            lines = (cmd(name, b"m:%d" % k, c) for k in range(nkeys) for c in frags[k])
+            delta = mem_measure_one(srv, lines)
+            (like if kind == "like" else sset).append(delta / (nkeys * n))
+            cnt = srv.r.execute_command("LIKE.COUNT" if kind == "like" else "SCARD", "m:0")
+            if cnt != n:
+                raise RuntimeError(f"{shape} n={n}: count of m:0 = {cnt}, expected {n}")
+            if rnd > 0:
+                continue
+            nd = min(nkeys, SHAPE_DUMP_KEYS)
+            dumps = [raw_dump(srv.port, b"m:%d" % k) for k in range(nd)]
+            row[f"{kind}_dump_bytes_per_like"] = sum(len(d) for d in dumps) / (nd * n)
+            payload = dumps[0]
+            del dumps
+            if kind == "like":
+                row["dump_keys"] = nd
+                try:
+                    row["module_reported"] = srv.r.execute_command("MEMORY", "USAGE", "m:0") / n
+                except redis.exceptions.ResponseError:
+                    pass
+                row["usec"] = shape_call_times(srv, shape, rng, rows, n, SHAPE_CALLS, SHAPE_CALL_REPS)
+            if n >= SHAPE_RESTORE_MIN:
+                rr = 2 if args.quick else 3
+                row.setdefault("restore", {})[f"{kind}_us"] = restore_us(srv, payload, rr)
+                row["restore"][f"{kind}_dump_bytes"] = len(payload)
+            del payload
+        if rnd == 0:
+            U = SHAPES[shape]["U"]
+            if U is not None:
+                row["bound"], row["bound_kind"] = bound_bytes_per_like(U, n), "log2 C(U, n)"
+            elif shape_gen(shape) == "runs":
+                row["bound"], row["bound_kind"] = runs_bound_bytes_per_like(rows), "runs (approximate)"
+            else:
+                row["bound"], row["bound_kind"] = 0.0, "0 (one set of each size)"
+        del rows, frags
+    srv.flush()
+    row["like"], row["like_rounds"] = median(like), like
+    row["set"], row["set_rounds"] = median(sset), sset
+    return row
+
+
+def run_shapes(srv, args, res):
+    rng = np.random.default_rng(20250301)
+    out = res.setdefault("shapes", {})
+    out["shapes"] = {s: {"label": v["label"], "U": v["U"], "sizes": shape_sizes(s, args.quick)}
+                     for s, v in SHAPES.items()}
+    out["calls"] = SHAPE_CALLS
+    out["call_reps"] = SHAPE_CALL_REPS
+    out["quick"] = args.quick
+    rows = out.setdefault("rows", {})
+    for shape in SHAPES:
+        for n in shape_sizes(shape, args.quick):
+            t0 = time.time()
+            r = measure_shape_size(srv, args, rng, shape, n)
+            rows.setdefault(shape, {})[str(n)] = r
+            u = r["usec"]
+            b = r["bound"]
+            log(f"  shapes {shape:<9} n={fmt_size(n):>5} keys={r['nkeys']:>6} ({time.time() - t0:5.1f}s):"
+                f" LIKE {r['like']:.3f} SET {r['set']:.2f} bound {b:.3f}"
+                f" ({r['like'] / b if b else float('nan'):.2f}x) DUMP {r['like_dump_bytes_per_like']:.3f}"
+                f" | us ADD {u['add']:.2f} HAS {u['has']:.2f} DEL {u['del']:.2f} TOGGLE {u['toggle']:.2f}"
+                + (f" | RESTORE LIKE {median(r['restore']['like_us']) / 1000:.1f} ms"
+                   f" SET {median(r['restore']['set_us']) / 1000:.1f} ms" if "restore" in r else ""))
 
 
 # ------------------------------------------------------------------------------------------
@@ -670,6 +1043,233 @@ def make_plot(res, path):
     plt.close(fig)
 
 
+SHAPE_STYLE = {
+    "u32": dict(color="#d62728", marker="o"),
+    "snowflake": dict(color="#1f77b4", marker="s"),
+    "u1e9": dict(color="#ff7f0e", marker="D"),
+    "u20": dict(color="#9467bd", marker="^"),
+    "u63": dict(color="#8c564b", marker="v"),
+    "dense": dict(color="#2ca02c", marker="P"),
+    "runs": dict(color="#17becf", marker="X"),
+    "dense_asc": dict(color="#98df8a", marker="P"),
+    "runs_asc": dict(color="#9edae5", marker="X"),
+}
+
+
+def shape_row_checks(shape, n, r, top):
+    """[(label, ok)] for one measured row; top = the largest size measured for the shape."""
+    uniform = SHAPES[shape]["U"] is not None
+    b, L = r["bound"], r["like"]
+    c = []
+    if uniform and n >= 1000:
+        c.append((f"≤ {T_BOUND_1K}× bound", L <= T_BOUND_1K * b))
+    elif uniform and n >= 100:
+        c.append((f"≤ {T_BOUND_100:g}× bound", L <= T_BOUND_100 * b))
+    if n >= 10:
+        c.append(("≤ SET", L <= r["set"]))
+    elif n >= 2:
+        c.append((f"≤ SET + {T_SMALL_B_PER_KEY} B/key", (L - r["set"]) * n <= T_SMALL_B_PER_KEY))
+    if not uniform and n == top:
+        c.append((f"≤ {T_DENSE} B/like", L <= T_DENSE))
+    c.append((f"≤ {T_US:g} µs", max(r["usec"][k] for k in ("add", "has", "del", "toggle")) <= T_US))
+    if uniform and n >= 1000:
+        c.append((f"DUMP ≤ {T_RDB}× bound", r["like_dump_bytes_per_like"] <= T_RDB * b))
+    if "restore" in r:
+        c.append(("RESTORE ≤ SET", median(r["restore"]["like_us"]) <= median(r["restore"]["set_us"])))
+    return c
+
+
+def shapes_cliff(sizes, bpl):
+    """Worst rise of bytes/like from a smaller to a larger size: (ratio, n1, n2)."""
+    worst = (0.0, None, None)
+    for j in range(1, len(sizes)):
+        i = min(range(j), key=lambda i: bpl[i])
+        if bpl[j] / bpl[i] > worst[0]:
+            worst = (bpl[j] / bpl[i], sizes[i], sizes[j])
+    return worst
+
+
+def write_shapes_report(res, L, targets):
+    sh = res["shapes"]
+    rows = sh["rows"]
+    order = [s for s in SHAPES if s in rows]
+    label = lambda s: sh["shapes"].get(s, {}).get("label", s)
+    quick = sh.get("quick")
+    L.append("## Memory per like over ID shapes\n")
+    L.append("Memory of the same n likes per key for IDs of different shapes, against a native SET of the very"
+             " same IDs and against the **information bound**: n distinct IDs out of U possible values carry"
+             " log2 C(U, n) bits, so no encoding can take less than log2 C(U, n) / 8 / n bytes per like"
+             " (computed exactly: the lgamma formula, evaluated as n ln U + Σ log1p(−i/U) − lgamma(n+1) so"
+             " that it keeps its digits for U up to 2^63). LIKE and SET = `used_memory` delta after loading"
+             " the keys (key overhead included; FLUSHALL + MEMORY PURGE between), divided by the likes; median"
+             " of the rounds (full run: 3 up to 100k likes/key, 2 at 300k, 1 from 1M; new IDs each round)."
+             f" IDs are loaded in random order, {IDS_PER_CMD} per LIKE.ADD / SADD, except in the two"
+             " \"ascending load\" rows (dense and runs again, loaded in ascending ID order).\n")
+    L.append("Shapes: uniform over [0, 2^32), [0, 10^9), [0, 2^20) and [0, 2^63) (U = the range);"
+             " **Snowflake** = 41-bit millisecond timestamp since the 2010 epoch << 22 | 22 random low bits"
+             " (10-bit worker, 12-bit sequence), timestamps uniform over the 3 years before 2024-06-01"
+             " (U = 3 years of ms << 22 ≈ 2^58.5); **dense** = 0..n−1 (bound 0);"
+             " **runs** = runs of 100-1000 consecutive IDs at random starts in [0, 2^32) (its bound column is"
+             " an estimate, log2 C(2^32, r) + r log2 901 bits for r runs, not judged: the target is"
+             f" ≤ {T_DENSE} B/like).\n")
+    L.append(f"DUMP = `len(DUMP key)` / likes over up to {SHAPE_DUMP_KEYS} keys (the RDB payload of the key, with"
+             f" its 10-byte version + CRC trailer). ADD / HAS / DEL / TOGGLE µs = server time per call"
+             f" (`INFO commandstats` usec / calls after `CONFIG RESETSTAT`) of a batch of"
+             f" {sh.get('calls', SHAPE_CALLS):,} single-ID calls pipelined from one client, spread round-robin over"
+             " the keys of the size (so every call hits a key of that size; 10M: one key); median of"
+             f" {sh.get('call_reps', 1)} batches with new IDs each (a preemption of the server by another process"
+             " inflates one batch, not the median; every batch is in results.json): HAS of IDs half present half absent, ADD of new IDs of the shape"
+             " (dense: the next IDs n, n+1, ...), DEL of those IDs, TOGGLE of half of them on then off.\n")
+    if quick:
+        L.append("QUICK run: sizes of 1M and up skipped; the shapes measured only at 1M are measured at 100k"
+                 " (their 1M targets judged there).\n")
+    L.append("![bytes per like vs likes per key, per ID shape](shapes.png)\n")
+    L.append("| shape | likes/key | keys | LIKE B/like | SET B/like | bound B/like | LIKE/bound | DUMP B/like |"
+             " DUMP/bound | ADD µs | HAS µs | DEL µs | TOGGLE µs | target | result |")
+    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
+    rb = lambda x, b: f"{x / b:.2f}×" if b else "n/a"
+    for s in order:
+        sizes = sorted(int(n) for n in rows[s])
+        for n in sizes:
+            r = rows[s][str(n)]
+            b, u = r["bound"], r["usec"]
+            checks = shape_row_checks(s, n, r, sizes[-1])
+            miss = [lbl for lbl, ok in checks if not ok]
+            bcol = f"{b:.3f}" + (" ≈" if r.get("bound_kind", "").startswith("runs") else "")
+            L.append(f"| {label(s)} | {fmt_size(n)} | {r['nkeys']:,} | {r['like']:.3f} | {r['set']:.2f} | {bcol} |"
+                     f" {rb(r['like'], b)} | {r['like_dump_bytes_per_like']:.3f} | {rb(r['like_dump_bytes_per_like'], b)} |"
+                     f" {u['add']:.2f} | {u['has']:.2f} | {u['del']:.2f} | {u['toggle']:.2f} |"
+                     f" {'; '.join(lbl for lbl, _ in checks)} | {'PASS' if not miss else '**MISS**: ' + ', '.join(miss)} |")
+    L.append("")
+
+    # RESTORE (load) time, LIKE vs SET
+    rr = [(s, int(n), rows[s][n]) for s in order for n in rows[s] if "restore" in rows[s][n]]
+    rr.sort(key=lambda t: (order.index(t[0]), t[1]))
+    if rr:
+        L.append("Load time: server time of `RESTORE` (commandstats usec) of the DUMP of one key, LIKE vs a native"
+                 " SET of the same IDs (median of the rounds), from 100k likes/key up.\n")
+        L.append("| shape | likes/key | LIKE DUMP bytes | SET DUMP bytes | RESTORE LIKE ms | RESTORE SET ms | LIKE/SET | target | result |")
+        L.append("|---|---:|---:|---:|---:|---:|---:|---|---|")
+        for s, n, r in rr:
+            R = r["restore"]
+            a, c = median(R["like_us"]) / 1000, median(R["set_us"]) / 1000
+            L.append(f"| {label(s)} | {fmt_size(n)} | {R['like_dump_bytes']:,} | {R['set_dump_bytes']:,} | {a:.2f} |"
+                     f" {c:.2f} | {a / c:.2f}× | ≤ SET | {mark(a <= c)} |")
+        L.append("")
+
+    # no cliff, per shape
+    L.append(f"No cliff: bytes/like (LIKE) never rises by more than {T_CLIFF}× from a smaller to a larger size"
+             " of the same shape; worst rise per shape (a ratio below 1 = it only falls).\n")
+    L.append("| shape | sizes | worst rise | between | target | result |")
+    L.append("|---|---|---:|---|---|---|")
+    cliffs = []
+    for s in order:
+        sizes = sorted(int(n) for n in rows[s])
+        if len(sizes) < 2:
+            L.append(f"| {label(s)} | {', '.join(fmt_size(n) for n in sizes)} | n/a | one size | ≤ {T_CLIFF}× | |")
+            continue
+        w, n1, n2 = shapes_cliff(sizes, [rows[s][str(n)]["like"] for n in sizes])
+        cliffs.append((w, s, n1, n2))
+        L.append(f"| {label(s)} | {', '.join(fmt_size(n) for n in sizes)} | {w:.2f}× | {fmt_size(n1)} → {fmt_size(n2)} |"
+                 f" ≤ {T_CLIFF}× | {mark(w <= T_CLIFF)} |")
+    L.append("")
+
+    # summary targets
+    def worst(items, f):
+        """items: (value, shape, n); the max by value."""
+        return max(items, key=lambda t: t[0]) if items else None
+
+    for s in order:
+        if SHAPES[s]["U"] is None:
+            continue
+        for lo, hi, t, name in ((1000, None, T_BOUND_1K, "n ≥ 1k"), (100, 1000, T_BOUND_100, "100 ≤ n < 1k")):
+            it = [(rows[s][k]["like"] / rows[s][k]["bound"], s, int(k)) for k in rows[s]
+                  if int(k) >= lo and (hi is None or int(k) < hi)]
+            w = worst(it, None)
+            if w:
+                targets.append((f"shapes, {name}: LIKE / information bound, {label(s)}",
+                                f"{w[0]:.2f}× (worst, at {fmt_size(w[2])})", f"≤ {t:g}×", w[0] <= t))
+    allr = [(s, int(k), rows[s][k]) for s in order for k in rows[s]]
+    w = worst([(r["like"] / r["set"], s, n) for s, n, r in allr if n >= 10], None)
+    if w:
+        targets.append(("shapes, from 10 likes/key: LIKE / SET of the same IDs", f"{w[0]:.2f}× (worst, {label(w[1])} at {fmt_size(w[2])})",
+                        "≤ 1×", w[0] <= 1))
+    w = worst([((r["like"] - r["set"]) * n, s, n) for s, n, r in allr if 2 <= n <= 9], None)
+    if w:
+        targets.append(("shapes, 2-9 likes/key: LIKE − SET per key", f"{w[0]:+.1f} B/key (worst, {label(w[1])} at {fmt_size(w[2])})",
+                        f"≤ {T_SMALL_B_PER_KEY} B/key", w[0] <= T_SMALL_B_PER_KEY))
+    for s in order:
+        if SHAPES[s]["U"] is None:
+            top = max(int(k) for k in rows[s])
+            v = rows[s][str(top)]["like"]
+            targets.append((f"shapes, {label(s)} at {fmt_size(top)}: LIKE bytes/like", f"{v:.4f} B/like",
+                            f"≤ {T_DENSE} B/like (at 1M)", v <= T_DENSE))
+    if cliffs:
+        w = max(cliffs)
+        targets.append(("shapes: no cliff (bytes/like rise to a larger size)",
+                        f"{w[0]:.2f}× (worst, {label(w[1])} {fmt_size(w[2])} → {fmt_size(w[3])})", f"≤ {T_CLIFF}×", w[0] <= T_CLIFF))
+    for k, nm in (("add", "LIKE.ADD"), ("has", "LIKE.HAS"), ("del", "LIKE.DEL"), ("toggle", "LIKE.TOGGLE")):
+        w = worst([(r["usec"][k], s, n) for s, n, r in allr], None)
+        targets.append((f"shapes: {nm} server µs/call, every shape and size", f"{w[0]:.2f} µs (worst, {label(w[1])} at {fmt_size(w[2])})",
+                        f"≤ {T_US:g} µs", w[0] <= T_US))
+    w = worst([(r["like_dump_bytes_per_like"] / r["bound"], s, n) for s, n, r in allr
+               if n >= 1000 and SHAPES[s]["U"] is not None], None)
+    if w:
+        targets.append(("shapes, n ≥ 1k: DUMP bytes/like / information bound", f"{w[0]:.2f}× (worst, {label(w[1])} at {fmt_size(w[2])})",
+                        f"≤ {T_RDB}×", w[0] <= T_RDB))
+    w = worst([(median(r["restore"]["like_us"]) / median(r["restore"]["set_us"]), s, n) for s, n, r in rr], None)
+    if w:
+        targets.append(("shapes, n ≥ 100k: RESTORE time LIKE / SET", f"{w[0]:.2f}× (worst, {label(w[1])} at {fmt_size(w[2])})",
+                        "≤ 1×", w[0] <= 1))
+
+
+def make_shapes_plot(res, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    sh = res["shapes"]
+    rows = sh["rows"]
+    fig, ax = plt.subplots(figsize=(10, 6.5), dpi=120)
+    allsizes = set()
+    for s in SHAPES:
+        if s not in rows:
+            continue
+        st = SHAPE_STYLE[s]
+        sizes = sorted(int(n) for n in rows[s])
+        allsizes.update(sizes)
+        ys = [rows[s][str(n)]["like"] for n in sizes]
+        ax.plot(sizes, ys, lw=2, ms=6, label=sh["shapes"].get(s, {}).get("label", s), **st)
+        bs = [(n, rows[s][str(n)]["bound"]) for n in sizes if rows[s][str(n)]["bound"] > 0]
+        if bs:
+            ax.plot([p[0] for p in bs], [p[1] for p in bs], color=st["color"], ls="--", lw=1.2,
+                    marker=st["marker"], ms=5, mfc="none")
+        if s == "u32":
+            ax.plot(sizes, [rows[s][str(n)]["set"] for n in sizes], color="#7f7f7f", ls=":", lw=1.2,
+                    marker="o", ms=3, label="native SET, uniform [0, 2^32) (reference)")
+    if any(SHAPES[s]["U"] is None for s in rows):
+        ax.axhline(T_DENSE, color="#2ca02c", ls="-.", lw=0.8, alpha=0.7,
+                   label=f"dense / runs target at 1M: {T_DENSE} B/like")
+    handles, labels = ax.get_legend_handles_labels()
+    handles.append(Line2D([], [], color="black", ls="--", lw=1.2, marker="o", mfc="none"))
+    labels.append("information bound log2 C(U, n) / 8n (dashed, same colour;\n runs: estimate; dense: 0, not drawn)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    xs = sorted(allsizes)
+    ax.set_xticks(xs)
+    ax.set_xticklabels([fmt_size(x) for x in xs], fontsize=8)
+    ax.set_xlabel("likes per key")
+    ax.set_ylabel("bytes per like (used_memory delta / likes, key overhead included)")
+    ax.set_title("LIKE memory per like by ID shape, against the information bound")
+    ax.grid(True, which="major", alpha=0.4)
+    ax.grid(True, which="minor", alpha=0.15)
+    ax.legend(handles, labels, fontsize=8, loc="lower left", framealpha=0.9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def write_report(res, args, outdir):
     L = []
     meta = res["meta"]
@@ -737,6 +1337,9 @@ def write_report(res, args, outdir):
                 L.append(f"| {fmt_size(n)} | {fmt_num(a)} | {bpl['like_sparse'][str(n)]['median']:.2f} |"
                          f" {fmt_num(b)} | {bpl['like_dense'][str(n)]['median']:.2f} |")
             L.append("")
+
+    if "shapes" in res:
+        write_shapes_report(res, L, targets)
 
     if "throughput" in res:
         tp = res["throughput"]
@@ -912,6 +1515,8 @@ def machine_meta(args):
             git += " (+ uncommitted changes in src/)"
     except OSError:
         git = "unknown"
+    if os.path.abspath(args.module) != DEFAULT_MODULE:
+        git += f"; module measured: {args.module}"
     red = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.strip()
     red = red.split(" sha=")[0] + ", " + " ".join(x for x in red.split() if x.startswith("malloc="))
     cmd = "bash bench/run.sh" + (" --quick" if args.quick else "")
@@ -928,10 +1533,10 @@ def main():
     ap.add_argument("--tp-rounds", type=int, default=None,
                     help="A/B rounds per redis-benchmark comparison (default 5, quick 2): short runs, often alternated,"
                          " so that background load hits both sides alike")
-    ap.add_argument("--only", default="memory,throughput,hotkey,rdb,unlink",
+    ap.add_argument("--only", default="memory,shapes,throughput,hotkey,rdb,unlink",
                     help="comma-separated sections to run")
     ap.add_argument("--report-only", action="store_true",
-                    help="rewrite results.md and memory.png from the existing results.json, measure nothing")
+                    help="rewrite results.md, memory.png and shapes.png from the existing results.json, measure nothing")
     ap.add_argument("--merge", action="store_true",
                     help="with --only: keep the other sections of the existing results.json and rewrite the report")
     ap.add_argument("--rdb-keys", type=int, default=None, help="keys for the RDB test (default 1M, quick 20k)")
@@ -966,6 +1571,8 @@ def main():
                 setattr(args, k, saved[k])
         if "memory" in res:
             make_plot(res, os.path.join(args.out, "memory.png"))
+        if "shapes" in res:
+            make_shapes_plot(res, os.path.join(args.out, "shapes.png"))
         write_report(res, args, args.out)
         return
     if not os.path.exists(args.module):
@@ -986,6 +1593,7 @@ def main():
         srv.flush()
         for name, title, run in [
             ("memory", "memory per like", run_memory),
+            ("shapes", "memory per like over ID shapes", run_shapes),
             ("throughput", "throughput", run_throughput),
             ("hotkey", "hot key", run_hotkey),
             ("unlink", "UNLINK", run_unlink),
@@ -1023,6 +1631,8 @@ def main():
         json.dump(res, f, indent=1, default=str)
     if "memory" in res:
         make_plot(res, os.path.join(args.out, "memory.png"))
+    if "shapes" in res:
+        make_shapes_plot(res, os.path.join(args.out, "shapes.png"))
     write_report(res, args, args.out)
     log(f"\nwrote {os.path.join(args.out, 'results.md')} (total {res['meta']['elapsed_s']:.0f}s)")
 
