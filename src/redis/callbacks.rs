@@ -160,9 +160,17 @@ unsafe extern "C" fn aof_rewrite(
     }
 }
 
+/// What Redis allocates around every module value and leaves out of MEMORY
+/// USAGE: the object (16 bytes) and the module-value pair {type, value} (16),
+/// where a native value's MEMORY USAGE counts its object.
+const WRAPPER_BYTES: usize = 32;
+
+/// MEMORY USAGE: the set's heap and Redis's wrapper around it (the key's name
+/// and dictionary entry Redis adds itself), so that it compares with a
+/// native value's and with `used_memory`.
 unsafe extern "C" fn mem_usage(value: *const c_void) -> usize {
     // SAFETY: Redis passes a live value of this type.
-    unsafe { with_value(value, LikeSet::heap_bytes) }
+    WRAPPER_BYTES + unsafe { with_value(value, LikeSet::heap_bytes) }
 }
 
 unsafe extern "C" fn digest(md: *mut raw::RedisModuleDigest, value: *mut c_void) {
