@@ -112,13 +112,26 @@ impl<'a> BitSink<'a> {
         }
     }
 
-    /// Appends all 64 bits of `value`.
-    #[inline]
-    fn push_word(&mut self, value: u64) {
-        self.acc |= value << self.held;
-        self.flush_word();
-        // The bits of `value` that did not fit (none when `held` is 0).
-        self.acc = if self.held == 0 { 0 } else { value >> (64 - self.held) };
+    /// Appends `words` x 64 bits of `src` from bit `from`, when both the
+    /// source and the room left hold them whole (false, and nothing
+    /// written, otherwise): one pass with no per-word bounds checks.
+    fn push_words(&mut self, src: &[u8], from: u64, words: usize) -> bool {
+        let (start, shift) = ((from / 8) as usize, (from % 8) as u32);
+        // Each word takes 8 source bytes and the first bits of the next one.
+        let Some(src) = src.get(start..start + 8 * words + 1) else { return false };
+        let Some(dst) = self.bytes.get_mut(self.pos..self.pos + 8 * words) else { return false };
+        let (held, mut acc) = (self.held, self.acc);
+        for (d, s) in dst.chunks_exact_mut(8).zip(src.windows(9).step_by(8)) {
+            let mut lo = [0u8; 8];
+            lo.copy_from_slice(&s[..8]);
+            let v = (u64::from_le_bytes(lo) >> shift) | ((u64::from(s[8]) << 1) << (63 - shift));
+            d.copy_from_slice(&(acc | v << held).to_le_bytes());
+            // The bits of v past this word (none when held is 0).
+            acc = (v >> 1) >> (63 - held);
+        }
+        self.acc = acc;
+        self.pos += 8 * words;
+        true
     }
 
     /// Appends `n` zero bits.
@@ -534,19 +547,6 @@ pub fn remove(code: &[u8], id: u64, out: &mut Vec<u8>) -> Option<bool> {
     Some(true)
 }
 
-fn le_word(chunk: &[u8]) -> u64 {
-    let mut word = [0u8; 8];
-    word.copy_from_slice(chunk);
-    u64::from_le_bytes(word)
-}
-
-/// The last bytes of a code (fewer than 8), zero-padded.
-fn le_word_padded(tail: &[u8]) -> u64 {
-    let mut word = [0u8; 8];
-    word[..tail.len()].copy_from_slice(tail);
-    u64::from_le_bytes(word)
-}
-
 /// A sink into `out` past the whole bytes of the first `bits` bits of `src`,
 /// copied as they are (they keep their position in the new code), and the bit
 /// it continues from.
@@ -558,19 +558,14 @@ fn sink_after_prefix<'a>(out: &'a mut [u8], src: &[u8], bits: u64) -> (BitSink<'
 
 /// Appends bits [from, to) of `src` to `sink`.
 fn copy_bits(sink: &mut BitSink<'_>, src: &[u8], mut from: u64, to: u64) {
-    // Whole words first, from a sliding pair of source words (a write copies
-    // most of a block this way).
-    let words = to.saturating_sub(from) / 64;
-    if words > 0 {
-        let shift = (from % 8) as u32;
-        let mut chunks = src.get((from / 8) as usize..).unwrap_or_default().chunks_exact(8);
-        let mut cur = chunks.next().map_or(0, le_word);
-        for _ in 0..words {
-            let next = chunks.next().map_or_else(|| le_word_padded(chunks.remainder()), le_word);
-            sink.push_word(if shift == 0 { cur } else { (cur >> shift) | (next << (64 - shift)) });
-            cur = next;
-        }
-        from += words * 64;
+    // Whole words first (a write copies most of a block this way).
+    let mut words = (to.saturating_sub(from) / 64) as usize;
+    if (from / 8) as usize + 8 * words >= src.len() {
+        // The last word would read a byte past the code: the loop below copies it.
+        words = words.saturating_sub(1);
+    }
+    if words > 0 && sink.push_words(src, from, words) {
+        from += words as u64 * 64;
     }
     while from < to {
         let step = (to - from).min(62) as u32;

@@ -2,7 +2,8 @@
 //! sorted user IDs either as an array at the narrowest width that fits the
 //! largest (2, 4 or 8 bytes, in the spirit of Redis's intset) or, when that
 //! is smaller, as one Elias-Fano coded run (`ef_run`: about 2 + log2(range / n)
-//! bits per ID). `from_sorted` picks the smaller. The block is reallocated to
+//! bits per ID) of at most one `elias-fano` block's size (1 KiB, 1024 IDs).
+//! `from_sorted` picks the smaller. The block is reallocated to
 //! the exact size on every change, so a small set pays no spare capacity.
 //!
 //! The header is one word, as small as an intset's (8 bytes), whenever the
@@ -20,6 +21,7 @@ use std::ptr::NonNull;
 
 use super::activity::{Activity, ActivityRef, ActivityWord};
 use super::ef_run::{self, Run};
+use super::elias_fano::{block_fits, BLOCK_BYTES_MAX, BLOCK_IDS_MAX};
 use super::{allocated, Encoding, Form, Stored, StoredForm};
 
 const COMPACT: u64 = 1;
@@ -30,9 +32,6 @@ const KIND_CODED: u64 = 3;
 const LEN_SHIFT: u32 = 3;
 /// Most IDs in an array, or bytes in a code (far above any `like.packed-max`).
 pub const LEN_MAX: usize = (1 << 23) - 1;
-/// Most IDs in a coded block: past that a set is cheaper as `elias-fano`
-/// blocks, and a write re-codes at most this many.
-pub const CODED_MAX: usize = 1024;
 const COUNT_SHIFT: u32 = 26;
 const COUNT_MAX: u32 = (1 << 9) - 1;
 const STRIPE_SHIFT: u32 = 35;
@@ -126,7 +125,8 @@ pub fn width_for(id: u64) -> usize {
 /// IDs from `first` to `max` when that is smaller. `Some(code bytes)` when coded.
 fn body_for(len: usize, first: u64, max: u64) -> (usize, Option<usize>) {
     let array = width_for(max) * len;
-    if (2..=CODED_MAX).contains(&len) {
+    // A code is one `elias-fano` block at most (1 KiB): a write rewrites it whole.
+    if len >= 2 && block_fits(len as u64, first, max) {
         let coded = ef_run::encoded_len_of(len as u64, first, max);
         if coded < array {
             return (coded, Some(coded));
@@ -175,7 +175,7 @@ unsafe impl Send for Packed {}
 unsafe impl Sync for Packed {}
 
 /// The block's layout. The length field is at most LEN_MAX (the policy keeps
-/// arrays to `like.packed-max` IDs, codes to CODED_MAX IDs), far below
+/// arrays to `like.packed-max` IDs, codes to one elias-fano block), far below
 /// isize::MAX: a failure here is a broken invariant, and writing the body
 /// into any other layout would corrupt memory.
 fn layout(header: usize, kind: u64, len: usize) -> Layout {
@@ -394,7 +394,10 @@ impl Packed {
             let mut out = Vec::new();
             return match ef_run::insert(code, id, &mut out) {
                 Some(false) => false,
-                Some(true) if Run::trusted(code).len() < CODED_MAX => {
+                Some(true)
+                    if out.len() <= BLOCK_BYTES_MAX
+                        && Run::trusted(&out).len() <= BLOCK_IDS_MAX =>
+                {
                     self.set_code(&out);
                     true
                 }

@@ -175,7 +175,7 @@ fn reform(repr: &mut Repr, policy: &Policy, forced: bool) {
         return;
     };
     // A 1/4 margin keeps a set from moving back and forth between forms of
-    // about its size; re-coding a packed block (at most CODED_MAX IDs) is
+    // about its size; re-coding a packed block (at most 1 KiB of code) is
     // cheap enough for a 1/16 one.
     let margin = if best == current { 16 } else { 4 };
     if forced || best_bytes.saturating_add(best_bytes / margin) < current_bytes {
