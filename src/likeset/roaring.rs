@@ -87,9 +87,12 @@ impl Form for Roaring {
             return Some(false);
         }
         inner.count += 1;
-        // Dense ranges compress to run containers; re-check now and then.
-        if inner.count.is_multiple_of(65_536) {
-            inner.map.optimize();
+        // Dense ranges compress to run containers, and containers filled in
+        // random order keep the capacity of their gappy past (a run container
+        // of 1,000 runs that merged into one still holds 4 KB): re-check the
+        // shard written to now and then.
+        if inner.count.is_multiple_of(4_096) {
+            inner.map.compact_shard_of(id);
         }
         Some(true)
     }
@@ -219,6 +222,15 @@ impl Shards {
     pub fn optimize(&mut self) {
         for bm in self.map.values_mut() {
             bm.optimize();
+        }
+    }
+
+    /// Optimizes the shard holding `id` and gives back its spare capacity (a
+    /// clone allocates each store exactly).
+    pub fn compact_shard_of(&mut self, id: u64) {
+        if let Some(bm) = self.map.get_mut(&split(id).0) {
+            bm.optimize();
+            *bm = bm.clone();
         }
     }
 
