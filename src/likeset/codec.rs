@@ -27,7 +27,7 @@ use roaring::RoaringBitmap;
 use super::activity::{Activity, ActivityRef, Rings};
 use super::ef_run::Run;
 use super::elias_fano::{EliasFano, BLOCK_IDS_MAX};
-use super::packed::width_for;
+use super::packed::{width_for, Packed};
 use super::roaring::{Roaring, Shards, LOW_MASK, SHIFT};
 use super::{Form, LikeSet, Policy, Repr, MAX_ID};
 
@@ -249,17 +249,28 @@ fn decode_v2(r: &mut Reader<'_>, version: u32, policy: &Policy) -> Result<LikeSe
             if total != count {
                 return Err(DecodeError("count mismatch"));
             }
-            let mut set =
-                LikeSet(Repr::EliasFano(EliasFano::from_runs(blocks, count, Activity::default())));
-            set.settle(policy);
-            set
+            match blocks.as_slice() {
+                // One run that makes a packed block (what a coded packed set
+                // writes) becomes one directly: no index, no re-coding, and
+                // no size check (the smallest form of a block's IDs is its
+                // code, or an array 1/16 smaller, which the next writes check).
+                [code] if Packed::holds_code(code, policy) => {
+                    LikeSet(Repr::Packed(Packed::from_code(code, Activity::default())))
+                }
+                _ => {
+                    let ef = EliasFano::from_runs(blocks, count, Activity::default());
+                    let mut set = LikeSet(Repr::EliasFano(ef));
+                    set.settle(policy);
+                    set
+                }
+            }
         }
         _ => return Err(DecodeError("unknown kind")),
     };
     if set.len() != count {
         return Err(DecodeError("count mismatch"));
     }
-    set.set_activity(activity, policy);
+    set.set_activity(activity);
     Ok(set)
 }
 

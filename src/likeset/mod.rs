@@ -332,13 +332,13 @@ impl LikeSet {
         self.0.form().map_or(ActivityRef::NONE, |f| f.activity())
     }
 
-    /// Replaces the activity (used when loading a saved value).
-    pub fn set_activity(&mut self, activity: Activity, policy: &Policy) {
+    /// Replaces the activity (used when loading a saved value, after the
+    /// set was settled: only a `single` that cannot hold it moves).
+    pub fn set_activity(&mut self, activity: Activity) {
         let Some(form) = self.0.form_mut() else { return };
         if let Err(activity) = form.set_activity(activity) {
             policy::hold_activity(&mut self.0, activity);
         }
-        policy::settle(&mut self.0, policy);
     }
 
     /// Heap bytes this value owns (what MEMORY USAGE should count).

@@ -201,9 +201,7 @@ impl Packed {
             Some(bytes) => {
                 let mut code = Vec::with_capacity(bytes);
                 ef_run::encode(ids, &mut code);
-                let mut p = Packed::alloc(KIND_CODED, code.len(), activity);
-                p.body_mut().copy_from_slice(&code);
-                p
+                Packed::from_code(&code, activity)
             }
             None => {
                 let width = width_for(max);
@@ -215,6 +213,21 @@ impl Packed {
                 p
             }
         }
+    }
+
+    /// Whether a validated coded run can be a packed set's body as it is:
+    /// two IDs or more, within one block and `packed_max`.
+    pub fn holds_code(code: &[u8], policy: &super::Policy) -> bool {
+        let run = Run::trusted(code);
+        (2..=policy.packed_max).contains(&run.len())
+            && block_fits(run.len() as u64, run.first(), run.last())
+    }
+
+    /// A coded block holding `code`, a validated coded run (`holds_code`).
+    pub fn from_code(code: &[u8], activity: Activity) -> Packed {
+        let mut p = Packed::alloc(KIND_CODED, code.len(), activity);
+        p.body_mut().copy_from_slice(code);
+        p
     }
 
     /// A block of `kind` with length field `len` and an uninitialised body
