@@ -163,8 +163,15 @@ fn size_check_due(len: usize) -> bool {
 fn reform(repr: &mut Repr, policy: &Policy, forced: bool) {
     let Some(form) = repr.form() else { return };
     let current = form.encoding();
-    let current_bytes = form.heap_bytes() - form.activity().heap_bytes();
     let sizes = measure(form, policy);
+    // The current form is compared by the same estimate as the others (a
+    // packed block by its exact size): measured against its real heap, a
+    // form the estimate undercounts (roaring's stores) would be left on the
+    // next check for the one it just replaced.
+    let current_bytes = match sizes.iter().find(|&&(e, _)| e == current) {
+        Some(&(_, bytes)) if current != Encoding::Packed => bytes,
+        _ => form.heap_bytes() - form.activity().heap_bytes(),
+    };
     // A packed set is measured against itself too: its array may have
     // become larger than its code, or the other way round.
     let Some((best, best_bytes)) = sizes

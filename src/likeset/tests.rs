@@ -172,6 +172,11 @@ proptest! {
         }
         check(&s, &model);
         check(&round_trip(&s, &policy), &model);
+        // Settled, a set stays put (fuzz found roaring and elias-fano trading places).
+        s.settle(&policy);
+        let settled = s.encoding();
+        s.settle(&policy);
+        prop_assert_eq!(s.encoding(), settled);
         let present: Vec<u64> = model.iter().copied().collect();
         for _ in 0..size.min(3_000) {
             let r = next();
