@@ -293,7 +293,15 @@ fn put_activity(out: &mut Vec<u8>, a: ActivityRef<'_>) {
 
 fn get_activity(r: &mut Reader<'_>) -> Result<Activity> {
     match r.u8()? {
-        ACTIVITY_INLINE => Ok(Activity::Inline { stripe: r.u32()?, count: r.u32()? }),
+        ACTIVITY_INLINE => {
+            let (stripe, count) = (r.u32()?, r.u32()?);
+            // Counts past 2^31-1 are more than any set can record (the
+            // packed header's word holds 31 bits): only a forged payload has them.
+            if count > i32::MAX as u32 {
+                return Err(DecodeError("activity count out of range"));
+            }
+            Ok(Activity::Inline { stripe, count })
+        }
         ACTIVITY_RINGS => {
             let mut rings = Rings { last: r.u32()?, ..Rings::default() };
             for v in rings.minute.iter_mut().chain(rings.hour.iter_mut()) {

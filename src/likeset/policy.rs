@@ -122,9 +122,14 @@ pub(super) fn settle(repr: &mut Repr, policy: &Policy) {
     match repr.form().map_or(0, |f| f.len()) {
         0 => *repr = Repr::Empty,
         1 => shrink_to_single(repr),
-        _ => {
+        len => {
+            // Past CHECK_MAX a set keeps its form, as after writes: a pass over
+            // every ID of a huge payload (a roaring shard of 2^24 IDs fits in
+            // 4 KB) would stall the load.
             let forced = matches!(repr, Repr::Packed(p) if p.len() > policy.packed_max);
-            reform(repr, policy, forced);
+            if forced || len as usize <= CHECK_MAX {
+                reform(repr, policy, forced);
+            }
         }
     }
     if let Repr::Roaring(r) = repr {
