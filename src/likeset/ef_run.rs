@@ -42,6 +42,20 @@ fn high_bits_len(m: u64, max_offset: u64, l: u32) -> u64 {
     }
 }
 
+/// Appends the header of a run of `n` IDs and a zeroed body of `body_bits`
+/// bits, reserving exactly that (so that a boxed slice of a fresh code needs
+/// no shrink); where the body starts.
+fn put_header(out: &mut Vec<u8>, n: usize, l: u32, first: u64, body_bits: u64) -> usize {
+    let body_len = body_bits.div_ceil(8) as usize;
+    out.reserve_exact(HEADER + body_len);
+    out.extend_from_slice(&(n as u16).to_le_bytes());
+    out.push(l as u8);
+    out.extend_from_slice(&first.to_le_bytes());
+    let start = out.len();
+    out.resize(start + body_len, 0);
+    start
+}
+
 /// Appends the code of strictly ascending `ids` (1 ..= u16::MAX of them).
 pub fn encode(ids: &[u64], out: &mut Vec<u8>) {
     debug_assert!(!ids.is_empty() && ids.len() <= usize::from(u16::MAX));
@@ -50,14 +64,9 @@ pub fn encode(ids: &[u64], out: &mut Vec<u8>) {
     let last = ids[ids.len() - 1];
     let m = (ids.len() - 1) as u64;
     let l = low_bits(m, last - first);
-    let start = out.len();
-    out.extend_from_slice(&(ids.len() as u16).to_le_bytes());
-    out.push(l as u8);
-    out.extend_from_slice(&first.to_le_bytes());
-    let low_len = m * u64::from(l);
-    let total_bits = low_len + high_bits_len(m, last - first, l);
-    out.resize(start + HEADER + total_bits.div_ceil(8) as usize, 0);
-    let body = &mut out[start + HEADER..];
+    let total_bits = m * u64::from(l) + high_bits_len(m, last - first, l);
+    let start = put_header(out, ids.len(), l, first, total_bits);
+    let body = &mut out[start..];
     // Two sequential passes with a word-sized accumulator: the low bits, then
     // the unary high parts (a 1 after `offset >> l` zeros in all, in order).
     let mut sink = BitSink::new(body);
@@ -475,14 +484,8 @@ pub fn insert(code: &[u8], id: u64, out: &mut Vec<u8>) -> Option<bool> {
     let low_len = m * u64::from(l);
     let old_bits = low_len + high_bits_len(m, max_old, l);
     let new_bits = (m + 1) * u64::from(l) + high_bits_len(m + 1, max_new, l);
-    let len = HEADER + new_bits.div_ceil(8) as usize;
     out.clear();
-    // Exactly the code's length, so that a boxed slice of it needs no shrink.
-    out.reserve_exact(len);
-    out.extend_from_slice(&((run.n + 1) as u16).to_le_bytes());
-    out.push(l as u8);
-    out.extend_from_slice(&run.first.to_le_bytes());
-    out.resize(len, 0);
+    put_header(out, run.n + 1, l, run.first, new_bits);
     let body = run.body;
     let (mut sink, from) = sink_after_prefix(&mut out[HEADER..], body, k * u64::from(l));
     // Low bits: those before index k, the new one, the rest.
@@ -527,13 +530,8 @@ pub fn remove(code: &[u8], id: u64, out: &mut Vec<u8>) -> Option<bool> {
     let low_len = m * u64::from(l);
     let old_bits = low_len + high_bits_len(m, max, l);
     let new_bits = (m - 1) * u64::from(l) + high_bits_len(m - 1, max, l);
-    let len = HEADER + new_bits.div_ceil(8) as usize;
     out.clear();
-    out.reserve_exact(len);
-    out.extend_from_slice(&((run.n - 1) as u16).to_le_bytes());
-    out.push(l as u8);
-    out.extend_from_slice(&run.first.to_le_bytes());
-    out.resize(len, 0);
+    put_header(out, run.n - 1, l, run.first, new_bits);
     let body = run.body;
     let (mut sink, from) = sink_after_prefix(&mut out[HEADER..], body, k * u64::from(l));
     // Low bits without index k; high parts without its one (the ones after
