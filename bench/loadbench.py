@@ -628,11 +628,15 @@ def restore_us(srv, payload, rounds):
     return ts
 
 
-def shapes_nkeys(n, quick):
+def shapes_nkeys(shape, n, quick):
     if n >= 10_000_000:
         return 1
     if quick:
         return int(min(20_000, max(3, 300_000 // n)))
+    if SHAPES[shape]["U"] is None and n >= 1_000_000:
+        # dense and run shapes take ~10 KB per key: the ~10-30 KB that used_memory
+        # moves by between loads would swamp 3 keys, so measure 10
+        return 10
     floor = 10 if n <= 100_000 else (4 if n < 1_000_000 else 3)
     return int(min(100_000, max(floor, 1_000_000 // n)))
 
@@ -650,7 +654,7 @@ def shape_sizes(shape, quick):
 
 
 def measure_shape_size(srv, args, rng, shape, n):
-    nkeys = shapes_nkeys(n, args.quick)
+    nkeys = shapes_nkeys(shape, n, args.quick)
     rounds = shapes_rounds(n, args)
     like, sset = [], []
     row = {"nkeys": nkeys, "rounds": rounds}

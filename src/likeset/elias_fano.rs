@@ -14,6 +14,7 @@
 use std::ops::ControlFlow;
 
 use super::activity::{Activity, ActivityRef};
+use super::block_index::{At, Blocks};
 use super::ef_run::{self, Run};
 use super::{allocated, Encoding, Form, Stored, StoredForm};
 
@@ -51,10 +52,9 @@ pub struct EliasFano(Box<Inner>);
 struct Inner {
     count: u64,
     activity: Activity,
-    /// First ID of each block, ascending: what a lookup searches (no block is touched).
-    firsts: Vec<u64>,
-    /// The blocks, each one coded run of 1 ..= BLOCK_IDS_MAX IDs.
-    blocks: Vec<Box<[u8]>>,
+    /// The blocks, each one coded run of 1 ..= BLOCK_IDS_MAX IDs, indexed
+    /// by their first IDs (a lookup touches no other block).
+    blocks: Blocks,
 }
 
 fn code(ids: &[u64]) -> Box<[u8]> {
@@ -66,67 +66,55 @@ fn code(ids: &[u64]) -> Box<[u8]> {
 impl EliasFano {
     /// From strictly ascending IDs (at least one), in full blocks.
     pub fn from_sorted(ids: &[u64], activity: Activity) -> EliasFano {
-        let mut inner =
-            Inner { count: ids.len() as u64, activity, firsts: Vec::new(), blocks: Vec::new() };
-        cut(ids, |block| {
-            inner.firsts.push(block[0]);
-            inner.blocks.push(code(block));
-        });
-        inner.firsts.shrink_to_fit();
-        inner.blocks.shrink_to_fit();
-        EliasFano(Box::new(inner))
+        let mut blocks = Blocks::default();
+        cut(ids, |block| blocks.push(block[0], code(block)));
+        blocks.shrink_to_fit();
+        EliasFano(Box::new(Inner { count: ids.len() as u64, activity, blocks }))
     }
 
     /// From coded runs the codec validated: ascending, disjoint, each of
     /// 1 ..= BLOCK_IDS_MAX IDs, `count` IDs in all.
     pub fn from_runs(blocks: Vec<Box<[u8]>>, count: u64, activity: Activity) -> EliasFano {
-        let firsts = blocks.iter().map(|b| Run::trusted(b).first()).collect();
-        EliasFano(Box::new(Inner { count, activity, firsts, blocks }))
+        let mut index = Blocks::default();
+        for b in blocks {
+            index.push(Run::trusted(&b).first(), b);
+        }
+        index.shrink_to_fit();
+        EliasFano(Box::new(Inner { count, activity, blocks: index }))
     }
 
     /// The coded runs, in order (what the codec writes).
     pub fn runs(&self) -> impl Iterator<Item = &[u8]> {
-        self.0.blocks.iter().map(|b| &b[..])
+        self.0.blocks.codes()
     }
 
     /// Heap bytes of a set of `blocks` blocks whose codes take `coded` bytes
     /// (allocated, each block rounded to its size class).
     pub fn bytes_for(blocks: usize, coded: usize) -> usize {
-        allocated(std::mem::size_of::<Inner>())
-            + allocated(blocks * std::mem::size_of::<u64>())
-            + allocated(blocks * std::mem::size_of::<Box<[u8]>>())
-            + coded
+        allocated(size_of::<Inner>()) + Blocks::index_bytes_for(blocks) + coded
     }
 
     /// Bytes of the blocks and the index (what the policy compares).
     pub fn coded_bytes(&self) -> usize {
-        let inner = &*self.0;
-        allocated(std::mem::size_of::<Inner>())
-            + allocated(inner.firsts.capacity() * std::mem::size_of::<u64>())
-            + allocated(inner.blocks.capacity() * std::mem::size_of::<Box<[u8]>>())
-            + inner.blocks.iter().map(|b| allocated(b.len())).sum::<usize>()
+        let blocks = &self.0.blocks;
+        allocated(size_of::<Inner>())
+            + blocks.index_bytes()
+            + blocks.codes().map(|b| allocated(b.len())).sum::<usize>()
     }
 
-    /// The block that holds `id` if any does: the last one starting at or before it.
-    fn block_of(&self, id: u64) -> usize {
-        self.0.firsts.partition_point(|&f| f <= id).saturating_sub(1)
-    }
-
-    /// The IDs of block `i`.
-    fn decode(&self, i: usize) -> Vec<u64> {
+    /// The IDs of the block at `at`.
+    fn decode(&self, at: At) -> Vec<u64> {
         let mut ids = Vec::new();
-        Run::trusted(&self.0.blocks[i]).decode_into(&mut ids);
+        Run::trusted(self.0.blocks.code(at)).decode_into(&mut ids);
         ids
     }
 
-    /// Replaces block `i` by the IDs `ids` (at least one), halved until
-    /// each part fits a block.
-    fn store(&mut self, i: usize, ids: &[u64]) {
+    /// Replaces the block at `at` by the IDs `ids` (at least one), halved
+    /// until each part fits a block.
+    fn store(&mut self, at: At, ids: &[u64]) {
         let mut parts = Vec::new();
         halve_to_fit(ids, &mut parts);
-        let inner = &mut *self.0;
-        inner.firsts.splice(i..=i, parts.iter().map(|p| p[0]));
-        inner.blocks.splice(i..=i, parts.into_iter().map(code));
+        self.0.blocks.splice(at, parts.into_iter().map(|p| (p[0], code(p))).collect());
     }
 }
 
@@ -163,96 +151,97 @@ impl Form for EliasFano {
     }
 
     fn contains(&self, id: u64) -> bool {
-        let i = self.block_of(id);
-        Run::trusted(&self.0.blocks[i]).contains(id)
+        Run::trusted(self.0.blocks.code(self.0.blocks.locate(id))).contains(id)
     }
 
     fn insert(&mut self, id: u64) -> Option<bool> {
-        let i = self.block_of(id);
+        let at = self.0.blocks.locate(id);
         // Most inserts fit the block's code as it is: rewrite its bits around
         // the new ID, with no decoding (re-coded only for a new low-bit width,
         // a new first ID or a block past its budget).
         let mut code = Vec::new();
-        match ef_run::insert(&self.0.blocks[i], id, &mut code) {
+        match ef_run::insert(self.0.blocks.code(at), id, &mut code) {
             Some(false) => return Some(false),
             Some(true)
                 if code.len() <= BLOCK_BYTES_MAX && Run::trusted(&code).len() <= BLOCK_IDS_MAX =>
             {
-                self.0.blocks[i] = code.into_boxed_slice();
+                self.0.blocks.set_code(at, code.into_boxed_slice());
                 self.0.count += 1;
                 return Some(true);
             }
             Some(true) | None => {}
         }
-        let mut ids = self.decode(i);
-        let at = match ids.binary_search(&id) {
+        let mut ids = self.decode(at);
+        let k = match ids.binary_search(&id) {
             Ok(_) => return Some(false),
-            Err(at) => at,
+            Err(k) => k,
         };
-        ids.insert(at, id);
-        self.store(i, &ids);
+        ids.insert(k, id);
+        self.store(at, &ids);
         self.0.count += 1;
         Some(true)
     }
 
     fn remove(&mut self, id: u64) -> bool {
-        let i = self.block_of(id);
+        let blocks = &self.0.blocks;
+        let at = blocks.locate(id);
         // Most removes keep the block's low-bit width: rewrite its bits
         // without the ID, with no decoding, unless the block gets small
         // enough to merge.
         let mut code = Vec::new();
-        match ef_run::remove(&self.0.blocks[i], id, &mut code) {
+        match ef_run::remove(blocks.code(at), id, &mut code) {
             Some(false) => return false,
-            Some(true) if code.len() >= BLOCK_BYTES_MIN || self.0.blocks.len() == 1 => {
-                self.0.blocks[i] = code.into_boxed_slice();
+            Some(true) if code.len() >= BLOCK_BYTES_MIN || blocks.len() == 1 => {
+                self.0.blocks.set_code(at, code.into_boxed_slice());
                 self.0.count -= 1;
                 return true;
             }
             Some(true) | None => {}
         }
-        let mut ids = self.decode(i);
-        let Ok(at) = ids.binary_search(&id) else { return false };
-        ids.remove(at);
+        let mut ids = self.decode(at);
+        let Ok(k) = ids.binary_search(&id) else { return false };
+        ids.remove(k);
         self.0.count -= 1;
         if ids.is_empty() {
             if self.0.blocks.len() > 1 {
-                self.0.firsts.remove(i);
-                self.0.blocks.remove(i);
+                self.0.blocks.remove(at);
             }
             // The last block of an emptied set stays: the policy drops the set.
             return true;
         }
         // A small block merges with a neighbour (the right one, or the left
         // one for the last block) when both fit in one.
-        let first = ids[0];
-        let last = ids[ids.len() - 1];
-        if ef_run::encoded_len_of(ids.len() as u64, first, last) < BLOCK_BYTES_MIN
-            && self.0.blocks.len() > 1
-        {
-            let j = if i + 1 < self.0.blocks.len() { i + 1 } else { i - 1 };
-            let other = Run::trusted(&self.0.blocks[j]);
-            let (lo, hi) = if j > i { (first, other.last()) } else { (other.first(), last) };
-            if block_fits((ids.len() + other.len()) as u64, lo, hi) {
-                let mut both = self.decode(j);
-                if j > i {
+        let (first, last) = (ids[0], ids[ids.len() - 1]);
+        let blocks = &self.0.blocks;
+        let neighbour = blocks.next(at).map(|n| (n, true)).or(blocks.prev(at).map(|p| (p, false)));
+        if let Some((other_at, right)) = neighbour {
+            let other = Run::trusted(blocks.code(other_at));
+            let (lo, hi) = if right { (first, other.last()) } else { (other.first(), last) };
+            if ef_run::encoded_len_of(ids.len() as u64, first, last) < BLOCK_BYTES_MIN
+                && block_fits((ids.len() + other.len()) as u64, lo, hi)
+            {
+                let mut both = self.decode(other_at);
+                let (keep, drop) = if right {
                     ids.append(&mut both);
+                    (at, other_at)
                 } else {
                     both.append(&mut ids);
                     ids = both;
-                }
-                self.0.firsts.remove(j);
-                self.0.blocks.remove(j);
-                self.store(i.min(j), &ids);
+                    (other_at, at)
+                };
+                // The later block goes first: the earlier one keeps its place.
+                self.0.blocks.remove(drop);
+                self.store(keep, &ids);
                 return true;
             }
         }
-        self.store(i, &ids);
+        self.store(at, &ids);
         true
     }
 
     fn visit_from(&self, from: u64, f: &mut dyn FnMut(u64) -> ControlFlow<()>) {
         let mut stop = false;
-        for block in &self.0.blocks[self.block_of(from)..] {
+        for block in self.0.blocks.codes_from(self.0.blocks.locate(from)) {
             Run::trusted(block).for_each(|id| {
                 if id >= from && f(id).is_break() {
                     stop = true;
@@ -284,7 +273,7 @@ impl Form for EliasFano {
 
     /// One allocation per block.
     fn free_effort(&self) -> usize {
-        1 + self.0.blocks.len()
+        self.0.blocks.allocations()
     }
 }
 
@@ -331,7 +320,7 @@ mod tests {
             for id in model.iter().take(100) {
                 prop_assert!(s.contains(*id));
             }
-            for b in &s.0.blocks {
+            for b in s.0.blocks.codes() {
                 let (run, len) = Run::parse(b, u64::MAX >> 1).expect("canonical blocks");
                 prop_assert_eq!(len, b.len());
                 prop_assert!((1..=BLOCK_IDS_MAX).contains(&run.len()));

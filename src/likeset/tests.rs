@@ -411,6 +411,31 @@ fn measure_shapes() {
             let span = ids[ids.len() - 1] - ids[0];
             let bound = bound_bytes_per_id(n, span.max(n));
             let per = s.heap_bytes() as f64 / n as f64;
+            // Writes on the full set: new IDs of the shape, then the same removed.
+            let fresh: Vec<u64> = std::iter::repeat_with(|| {
+                let r = next();
+                let id = if range == 0 {
+                    ((500_000_000_000 + r % 31_536_000_000) << 22) | (r >> 42)
+                } else {
+                    r % range
+                };
+                id.min(MAX_ID)
+            })
+            .filter(|id| !s.contains(*id))
+            .take(20_000)
+            .collect();
+            let mut full = s.clone();
+            let t0 = std::time::Instant::now();
+            for &id in &fresh {
+                full.insert(id, None, &p);
+            }
+            let add_full_ns = t0.elapsed().as_nanos() as f64 / fresh.len() as f64;
+            let t0 = std::time::Instant::now();
+            for &id in &fresh {
+                full.remove(id, &p);
+            }
+            let del_full_ns = t0.elapsed().as_nanos() as f64 / fresh.len() as f64;
+            drop(full);
             let mut gone = s.clone();
             let t0 = std::time::Instant::now();
             let mut removed = 0;
@@ -419,7 +444,7 @@ fn measure_shapes() {
             }
             let remove_ns = t0.elapsed().as_nanos() as f64 / removed as f64;
             println!(
-                "{name:>10} n={n:>8} {:>11} {per:6.2} B/like bound {bound:5.2} ratio {:4.2}  insert {insert_ns:6.0} ns  has {has_ns:5.0} ns  remove {remove_ns:6.0} ns",
+                "{name:>10} n={n:>8} {:>11} {per:6.2} B/like bound {bound:5.2} ratio {:4.2}  insert {insert_ns:6.0} ns  has {has_ns:5.0} ns  remove {remove_ns:6.0} ns  add(full) {add_full_ns:5.0} ns  del(full) {del_full_ns:5.0} ns",
                 s.encoding().name(),
                 per / bound
             );
