@@ -274,7 +274,7 @@ fn decode_v2(r: &mut Reader<'_>, version: u32, policy: &Policy) -> Result<LikeSe
     Ok(set)
 }
 
-fn put_activity(out: &mut Vec<u8>, a: ActivityRef<'_>) {
+pub(crate) fn put_activity(out: &mut Vec<u8>, a: ActivityRef<'_>) {
     match a {
         ActivityRef::Inline { stripe, count } => {
             out.push(ACTIVITY_INLINE);
@@ -291,7 +291,7 @@ fn put_activity(out: &mut Vec<u8>, a: ActivityRef<'_>) {
     }
 }
 
-fn get_activity(r: &mut Reader<'_>) -> Result<Activity> {
+pub(crate) fn get_activity(r: &mut Reader<'_>) -> Result<Activity> {
     match r.u8()? {
         ACTIVITY_INLINE => {
             let (stripe, count) = (r.u32()?, r.u32()?);
@@ -318,7 +318,7 @@ fn get_activity(r: &mut Reader<'_>) -> Result<Activity> {
     }
 }
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
@@ -326,9 +326,9 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
-struct Reader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
+pub(crate) struct Reader<'a> {
+    pub(crate) bytes: &'a [u8],
+    pub(crate) pos: usize,
 }
 
 impl<'a> Reader<'a> {
@@ -337,7 +337,7 @@ impl<'a> Reader<'a> {
         &self.bytes[self.pos..]
     }
 
-    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         let end = self
             .pos
             .checked_add(n)
@@ -348,7 +348,7 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
 
-    fn u8(&mut self) -> Result<u8> {
+    pub(crate) fn u8(&mut self) -> Result<u8> {
         Ok(self.take(1)?[0])
     }
 
@@ -357,7 +357,7 @@ impl<'a> Reader<'a> {
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 
-    fn varint(&mut self) -> Result<u64> {
+    pub(crate) fn varint(&mut self) -> Result<u64> {
         let mut v: u64 = 0;
         for shift in (0..64).step_by(7) {
             let b = self.u8()?;
@@ -375,7 +375,7 @@ impl<'a> Reader<'a> {
 
     /// A count of items that each take at least one more byte: refused when
     /// larger than what is left, so a forged count cannot force a huge allocation.
-    fn count(&mut self) -> Result<usize> {
+    pub(crate) fn count(&mut self) -> Result<usize> {
         let n = self.varint()?;
         usize::try_from(n)
             .ok()

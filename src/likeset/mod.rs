@@ -22,6 +22,8 @@ use std::ptr::NonNull;
 pub use activity::{Activity, ActivityRef, Rate};
 pub(crate) use policy::Repr;
 pub use policy::{Encoding, Policy, DEFAULT_PACKED_MAX};
+/// A roaring set's shards: shard key `id >> ROARING_SHIFT`, low bits in the bitmap.
+pub(crate) use roaring::{LOW_MASK as ROARING_LOW_MASK, SHIFT as ROARING_SHIFT};
 
 /// Largest user ID (2^63-1).
 pub const MAX_ID: u64 = i64::MAX as u64;

@@ -15,7 +15,7 @@ use redis_module::raw;
 
 use super::callbacks::like_type;
 use super::{info, value};
-use crate::likeset::LikeSet;
+use crate::reactions::Reactions;
 
 /// A command's failure, replied as an error.
 #[derive(Debug)]
@@ -166,14 +166,30 @@ impl CommandCtx {
     }
 
     pub fn reply_str(&self, s: &str) {
-        // SAFETY: a live command context; Redis copies `s.len()` bytes from `s`.
+        self.reply_bulk(s.as_bytes());
+    }
+
+    /// A bulk string of any bytes.
+    pub fn reply_bulk(&self, bytes: &[u8]) {
+        // SAFETY: a live command context; Redis copies `bytes.len()` bytes.
         unsafe {
             api!(RedisModule_ReplyWithStringBuffer)(
                 self.raw(),
-                s.as_ptr().cast::<c_char>(),
-                s.len(),
+                bytes.as_ptr().cast::<c_char>(),
+                bytes.len(),
             )
         };
+    }
+
+    /// A bulk string, or nil for None.
+    pub fn reply_bulk_or_null(&self, bytes: Option<&[u8]>) {
+        match bytes {
+            Some(bytes) => self.reply_bulk(bytes),
+            // SAFETY: a live command context.
+            None => unsafe {
+                api!(RedisModule_ReplyWithNull)(self.raw());
+            },
+        }
     }
 
     pub fn reply_error(&self, e: &CmdError) {
@@ -278,8 +294,7 @@ pub struct Key<'ctx> {
 }
 
 impl Key<'_> {
-    /// The value word of the like-set the key holds, None for an empty key,
-    /// or WRONGTYPE.
+    /// The value word the key holds, None for an empty key, or WRONGTYPE.
     fn value(&self) -> Result<Option<*mut std::ffi::c_void>, CmdError> {
         let Some(key) = self.key else { return Ok(None) };
         let key = key.as_ptr();
@@ -300,8 +315,8 @@ impl Key<'_> {
         Err(CmdError::WrongType)
     }
 
-    /// Runs `f` on the like-set, or on None when the key is empty.
-    pub fn read<R>(&self, f: impl FnOnce(Option<&LikeSet>) -> R) -> Result<R, CmdError> {
+    /// Runs `f` on the key's value, or on None when the key is empty.
+    pub fn read<R>(&self, f: impl FnOnce(Option<&Reactions>) -> R) -> Result<R, CmdError> {
         Ok(match self.value()? {
             None => f(None),
             // SAFETY: the key holds a live value of our type, unchanged while we borrow it.
@@ -309,10 +324,10 @@ impl Key<'_> {
         })
     }
 
-    /// Runs `f` on the like-set (a new empty one for an empty key) and stores
-    /// the result: a new value, a replaced word, or the key deleted when empty.
-    /// The key must be open for writing.
-    pub fn update<R>(&self, f: impl FnOnce(&mut LikeSet) -> R) -> Result<R, CmdError> {
+    /// Runs `f` on the key's value (a new empty one for an empty key) and
+    /// stores the result: a new value, a replaced word, or the key deleted
+    /// when empty. The key must be open for writing.
+    pub fn update<R>(&self, f: impl FnOnce(&mut Reactions) -> R) -> Result<R, CmdError> {
         let old = self.value()?;
         let Some(key) = self.key else {
             return Err(CmdError::msg("ERR key not open for writing"));
@@ -320,7 +335,7 @@ impl Key<'_> {
         let key = key.as_ptr();
         match old {
             None => {
-                let mut set = LikeSet::new();
+                let mut set = Reactions::new();
                 let r = f(&mut set);
                 if !set.is_empty() {
                     info::added(&set);

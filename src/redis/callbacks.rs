@@ -1,5 +1,5 @@
 //! Every `extern "C"` callback Redis calls, apart from the command entry
-//! points (generated in `command_table`): the like-set data type's (RDB
+//! points (generated in `command_table`): the data type's (RDB
 //! load/save, AOF rewrite, MEMORY USAGE, DEBUG DIGEST, COPY, free and free
 //! effort for lazy free) and the INFO section's. The value Redis stores is
 //! the value word of `value`: Redis never looks inside it.
@@ -16,12 +16,12 @@ use redis_module::raw;
 
 use super::value::{from_value, into_value, with_value};
 use super::{config, info};
-use crate::likeset::codec::{self, CURRENT_VERSION, OLDEST_VERSION};
-use crate::likeset::LikeSet;
+use crate::reactions::codec::{self, CURRENT_VERSION, OLDEST_VERSION};
+use crate::reactions::{Reactions, LIKE};
 
 /// Type name: exactly 9 characters.
 pub const TYPE_NAME: &str = "like-sets";
-/// AOF rewrite emits one LIKE.ADD per this many IDs.
+/// AOF rewrite emits one LIKE.ADD or REACT.ADD per this many IDs.
 const AOF_CHUNK: usize = 1000;
 
 pub static LIKE_TYPE: RedisType = RedisType::new(
@@ -72,9 +72,9 @@ unsafe extern "C" fn rdb_load(rdb: *mut raw::RedisModuleIO, encver: c_int) -> *m
     let Ok(count) = raw::load_unsigned(rdb) else { return std::ptr::null_mut() };
     let Ok(blob) = raw::load_string_buffer(rdb) else { return std::ptr::null_mut() };
     match codec::decode(blob.as_ref(), version, &config::policy()) {
-        Ok(set) if set.len() == count => {
-            info::added(&set);
-            into_value(set)
+        Ok(value) if value.count_all() == count => {
+            info::added(&value);
+            into_value(value)
         }
         Ok(_) => {
             log_warning("like: refusing a payload whose count does not match its IDs");
@@ -100,11 +100,11 @@ unsafe extern "C" fn rdb_save(rdb: *mut raw::RedisModuleIO, value: *mut c_void) 
     unsafe { with_value(value, |set| rdb_save_set(rdb, set)) }
 }
 
-fn rdb_save_set(rdb: *mut raw::RedisModuleIO, set: &LikeSet) {
+fn rdb_save_set(rdb: *mut raw::RedisModuleIO, value: &Reactions) {
     let save = |blob: &mut Vec<u8>| {
         blob.clear();
-        codec::encode(set, blob);
-        raw::save_unsigned(rdb, set.len());
+        codec::encode(value, blob);
+        raw::save_unsigned(rdb, value.count_all());
         raw::save_slice(rdb, blob);
     };
     SAVE_BUFFER.with(|buf| match buf.try_borrow_mut() {
@@ -135,29 +135,49 @@ unsafe extern "C" fn aof_rewrite(
         return;
     };
     let mut argv: Vec<*mut raw::RedisModuleString> = Vec::with_capacity(AOF_CHUNK);
-    let flush = |argv: &mut Vec<*mut raw::RedisModuleString>| {
-        // SAFETY: `aof` and `key` are what Redis passed; "sv" matches the key
-        // string and the vector of argv.len() strings created below, which
-        // are freed right after (a NULL context: not auto-memory).
+    // LIKE.ADD key id... for the kind `like`, REACT.ADD key kind id... for
+    // the others (a user is in one kind: the order of kinds does not matter).
+    let flush = |argv: &mut Vec<*mut raw::RedisModuleString>, kind: &[u8]| {
+        // SAFETY: `aof` and `key` are what Redis passed; "sv" / "sbv" match
+        // the key string, the kind's bytes and length, and the vector of
+        // argv.len() strings created below, which are freed right after (a
+        // NULL context: not auto-memory).
         unsafe {
-            emit(aof, c"LIKE.ADD".as_ptr(), c"sv".as_ptr(), key, argv.as_ptr(), argv.len());
+            if kind == LIKE {
+                emit(aof, c"LIKE.ADD".as_ptr(), c"sv".as_ptr(), key, argv.as_ptr(), argv.len());
+            } else {
+                emit(
+                    aof,
+                    c"REACT.ADD".as_ptr(),
+                    c"sbv".as_ptr(),
+                    key,
+                    kind.as_ptr(),
+                    kind.len(),
+                    argv.as_ptr(),
+                    argv.len(),
+                );
+            }
             for s in argv.drain(..) {
                 free_string(std::ptr::null_mut(), s);
             }
         }
     };
-    let push = |id: u64| {
-        // SAFETY: creating a string needs no context; IDs fit i64.
-        argv.push(unsafe { create(std::ptr::null_mut(), id as i64) });
-        if argv.len() == AOF_CHUNK {
-            flush(&mut argv);
+    let rewrite = |value: &Reactions| {
+        for (kind, set) in value.kind_sets() {
+            set.for_each(|id| {
+                // SAFETY: creating a string needs no context; IDs fit i64.
+                argv.push(unsafe { create(std::ptr::null_mut(), id as i64) });
+                if argv.len() == AOF_CHUNK {
+                    flush(&mut argv, kind);
+                }
+            });
+            if !argv.is_empty() {
+                flush(&mut argv, kind);
+            }
         }
     };
     // SAFETY: Redis passes a live value of this type, unchanged during the call.
-    unsafe { with_value(value, |set| set.for_each(push)) };
-    if !argv.is_empty() {
-        flush(&mut argv);
-    }
+    unsafe { with_value(value, rewrite) };
 }
 
 /// What Redis allocates around every module value and leaves out of MEMORY
@@ -165,12 +185,12 @@ unsafe extern "C" fn aof_rewrite(
 /// where a native value's MEMORY USAGE counts its object.
 const WRAPPER_BYTES: usize = 32;
 
-/// MEMORY USAGE: the set's heap and Redis's wrapper around it (the key's name
-/// and dictionary entry Redis adds itself), so that it compares with a
+/// MEMORY USAGE: the value's heap and Redis's wrapper around it (the key's
+/// name and dictionary entry Redis adds itself), so that it compares with a
 /// native value's and with `used_memory`.
 unsafe extern "C" fn mem_usage(value: *const c_void) -> usize {
     // SAFETY: Redis passes a live value of this type.
-    WRAPPER_BYTES + unsafe { with_value(value, LikeSet::heap_bytes) }
+    WRAPPER_BYTES + unsafe { with_value(value, Reactions::heap_bytes) }
 }
 
 unsafe extern "C" fn digest(md: *mut raw::RedisModuleDigest, value: *mut c_void) {
@@ -180,23 +200,40 @@ unsafe extern "C" fn digest(md: *mut raw::RedisModuleDigest, value: *mut c_void)
     else {
         return;
     };
-    // SAFETY: Redis passes a live digest and a live value of this type.
+    // SAFETY: reading a function pointer RedisModule_Init wrote once.
+    let Some(add_bytes) = (unsafe { raw::RedisModule_DigestAddStringBuffer }) else { return };
+    // SAFETY: Redis passes a live digest and a live value of this type; the
+    // kind's bytes are valid for the call.
     unsafe {
-        with_value(value, |set| set.for_each(|id| add(md, id as i64)));
+        with_value(value, |value| match value {
+            // A like-only key digests as it always has: its IDs.
+            Reactions::Likes(set) => set.for_each(|id| add(md, id as i64)),
+            // Kinds by name, each its name then its IDs: the same reactions
+            // give the same digest whatever order the kinds came in.
+            Reactions::Table(_) => {
+                let mut kinds: Vec<_> = value.kind_sets().collect();
+                kinds.sort_unstable_by_key(|&(kind, _)| kind);
+                for (kind, set) in kinds {
+                    add_bytes(md, kind.as_ptr().cast_mut().cast(), kind.len());
+                    set.for_each(|id| add(md, id as i64));
+                    end(md);
+                }
+            }
+        });
         end(md);
     }
 }
 
 unsafe extern "C" fn free(value: *mut c_void) {
-    // SAFETY: Redis frees each value once; the set owns it from here on.
-    let set = unsafe { from_value(value) };
-    info::removed(&set);
-    drop(set);
+    // SAFETY: Redis frees each value once; the value owns it from here on.
+    let value = unsafe { from_value(value) };
+    info::removed(&value);
+    drop(value);
 }
 
 unsafe extern "C" fn free_effort(_key: *mut raw::RedisModuleString, value: *const c_void) -> usize {
     // SAFETY: Redis passes a live value of this type.
-    unsafe { with_value(value, LikeSet::free_effort) }
+    unsafe { with_value(value, Reactions::free_effort) }
 }
 
 unsafe extern "C" fn copy(
@@ -205,7 +242,7 @@ unsafe extern "C" fn copy(
     value: *const c_void,
 ) -> *mut c_void {
     // SAFETY: Redis passes a live value of this type.
-    let copy = unsafe { with_value(value, LikeSet::clone) };
+    let copy = unsafe { with_value(value, Reactions::clone) };
     info::added(&copy);
     into_value(copy)
 }

@@ -32,6 +32,7 @@ pub enum Keys {
 pub enum ArgType {
     Key,
     Integer,
+    String,
 }
 
 /// One argument, as COMMAND DOCS shows it.
@@ -54,6 +55,10 @@ impl ArgDoc {
         ArgDoc { multiple: true, ..self }
     }
 
+    const fn optional(self) -> ArgDoc {
+        ArgDoc { optional: true, ..self }
+    }
+
     const fn optional_token(self, token: &'static CStr) -> ArgDoc {
         ArgDoc { token: Some(token), optional: true, ..self }
     }
@@ -63,6 +68,9 @@ const KEY: ArgDoc = arg(c"key", ArgType::Key);
 const KEYS: ArgDoc = KEY.multiple();
 const USER: ArgDoc = arg(c"user", ArgType::Integer);
 const USERS: ArgDoc = USER.multiple();
+const KIND: ArgDoc = arg(c"kind", ArgType::String);
+const AFTER: ArgDoc = arg(c"after", ArgType::Integer).optional_token(c"AFTER");
+const LIMIT: ArgDoc = arg(c"limit", ArgType::Integer).optional_token(c"LIMIT");
 
 pub struct Command {
     pub name: &'static CStr,
@@ -168,18 +176,14 @@ commands! {
     },
     c"like.users" => commands::users {
         flags: READ, arity: -2, keys: Keys::One(1), key_flags: ACCESS,
-        args: [
-            KEY,
-            arg(c"after", ArgType::Integer).optional_token(c"AFTER"),
-            arg(c"limit", ArgType::Integer).optional_token(c"LIMIT"),
-        ],
+        args: [KEY, AFTER, LIMIT],
         summary: c"Page of user IDs in ascending order",
         complexity: c"O(log N + n)",
     },
     c"like.rate" => commands::rate {
         flags: READ_FAST, arity: 2, keys: Keys::One(1), key_flags: ACCESS,
         args: [KEY],
-        summary: c"Likes added in the last minute and hour",
+        summary: c"Reactions set in the last minute and hour",
         complexity: c"O(1)",
     },
     c"like.info" => commands::info {
@@ -187,6 +191,66 @@ commands! {
         args: [KEY],
         summary: c"Count, encoding, memory and rates of a key",
         complexity: c"O(1) (O(containers) for roaring memory)",
+    },
+    c"react.set" => commands::react_set {
+        flags: WRITE, arity: 4, keys: Keys::One(1), key_flags: UPDATE,
+        args: [KEY, USER, KIND],
+        summary: c"Sets a user's reaction, moving it out of its old kind; replies the old kind",
+        complexity: c"O(K log N) for K kinds",
+    },
+    c"react.add" => commands::react_add {
+        flags: WRITE, arity: -4, keys: Keys::One(1), key_flags: INSERT,
+        args: [KEY, KIND, USERS],
+        summary: c"Sets one kind for many users; replies how many did not have it",
+        complexity: c"O(U K log N) for U users and K kinds",
+    },
+    c"react.del" => commands::react_del {
+        flags: WRITE, arity: -3, keys: Keys::One(1), key_flags: DELETE,
+        args: [KEY, USERS],
+        summary: c"Removes reactions of any kind; replies how many were removed",
+        complexity: c"O(U K log N) for U users and K kinds",
+    },
+    c"react.get" => commands::react_get {
+        flags: READ_FAST, arity: 3, keys: Keys::One(1), key_flags: ACCESS,
+        args: [KEY, USER],
+        summary: c"A user's kind of reaction, or nil",
+        complexity: c"O(K log N) for K kinds",
+    },
+    c"react.count" => commands::react_count {
+        flags: READ_FAST, arity: -2, keys: Keys::One(1), key_flags: ACCESS,
+        args: [KEY, KIND.optional()],
+        summary: c"Reactions of every kind, or of one kind",
+        complexity: c"O(K) for K kinds",
+    },
+    c"react.counts" => commands::react_counts {
+        flags: READ_FAST, arity: 2, keys: Keys::One(1), key_flags: ACCESS,
+        args: [KEY],
+        summary: c"Every kind and its count, by count descending",
+        complexity: c"O(K log K) for K kinds",
+    },
+    c"react.status" => commands::react_status {
+        flags: READ_FAST, arity: -3, keys: Keys::AllFrom(2), key_flags: ACCESS,
+        args: [USER, KEYS],
+        summary: c"[total, the user's kind, counts] for each key, for one user",
+        complexity: c"O(M K log N) for M keys and K kinds",
+    },
+    c"react.users" => commands::react_users {
+        flags: READ, arity: -3, keys: Keys::One(1), key_flags: ACCESS,
+        args: [KEY, KIND, AFTER, LIMIT],
+        summary: c"Page of the user IDs of one kind in ascending order",
+        complexity: c"O(log N + n)",
+    },
+    c"react.rate" => commands::react_rate {
+        flags: READ_FAST, arity: 2, keys: Keys::One(1), key_flags: ACCESS,
+        args: [KEY],
+        summary: c"Reactions set in the last minute and hour",
+        complexity: c"O(1)",
+    },
+    c"react.info" => commands::react_info {
+        flags: READ, arity: 2, keys: Keys::One(1), key_flags: ACCESS,
+        args: [KEY],
+        summary: c"Count, kinds, encoding, memory and rates of a key",
+        complexity: c"O(K) (O(containers) for roaring memory)",
     },
 }
 
@@ -355,6 +419,7 @@ fn arg_info(doc: &ArgDoc) -> raw::RedisModuleCommandArg {
     let (arg_type, key_spec_index) = match doc.arg_type {
         ArgType::Key => (raw::RedisModuleCommandArgType_REDISMODULE_ARG_TYPE_KEY, 0),
         ArgType::Integer => (raw::RedisModuleCommandArgType_REDISMODULE_ARG_TYPE_INTEGER, -1),
+        ArgType::String => (raw::RedisModuleCommandArgType_REDISMODULE_ARG_TYPE_STRING, -1),
     };
     let mut flags = raw::REDISMODULE_CMD_ARG_NONE;
     if doc.optional {

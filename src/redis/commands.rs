@@ -1,5 +1,6 @@
-//! LIKE.* command handlers: parse, call the like-set, reply, and replicate
-//! and notify only when something changed. Every argument is checked before
+//! LIKE.* and REACT.* command handlers: parse, call the key's value (the
+//! like-set, or the reaction table when the key holds other kinds), reply,
+//! and replicate and notify only when something changed. Every argument is checked before
 //! any write, so a bad argument changes nothing. The table in
 //! `command_table` checks arity before a handler runs.
 
@@ -7,6 +8,7 @@ use super::api::{Arg, CmdError, CmdResult, CommandCtx, KeyMode};
 use super::config;
 use crate::likeset::{LikeSet, Rate};
 use crate::parse::{parse_canonical, parse_user_id};
+use crate::reactions::{Kind, Reactions, TooManyKinds, KINDS_MAX, LIKE};
 
 const MAX_LIMIT: u64 = 10_000;
 const DEFAULT_LIMIT: usize = 100;
@@ -42,8 +44,8 @@ fn now_ms(ctx: &CommandCtx) -> Option<u64> {
     }
 }
 
-/// Adds or removes every user; the number changed. Adds are recorded as
-/// recent activity (once, and only when something was added).
+/// Adds or removes every user of a like-only key; the number changed. Adds
+/// are recorded as recent activity (once, and only when something was added).
 fn apply(ctx: &CommandCtx, set: &mut LikeSet, users: &[Arg<'_>], add: bool) -> u64 {
     let policy = config::policy();
     let n = users
@@ -59,11 +61,37 @@ fn apply(ctx: &CommandCtx, set: &mut LikeSet, users: &[Arg<'_>], add: bool) -> u
     n
 }
 
-/// LIKE.ADD key user [user ...]
+/// The user IDs of checked arguments.
+fn user_ids(users: &[Arg<'_>]) -> Vec<u64> {
+    users.iter().filter_map(|&u| parse_user_id(u.bytes())).collect()
+}
+
+fn too_many_kinds(_: TooManyKinds) -> CmdError {
+    CmdError::msg(format!(
+        "ERR a key holds at most {KINDS_MAX} kinds of reaction; this would make one more"
+    ))
+}
+
+fn kind_arg(arg: Arg<'_>) -> Result<Kind, CmdError> {
+    let bytes = arg.bytes();
+    Kind::parse(bytes).map_err(|e| {
+        CmdError::msg(format!(
+            "ERR invalid kind '{}': {e}; a kind is 1 to 32 bytes, none a space or control character",
+            String::from_utf8_lossy(bytes)
+        ))
+    })
+}
+
+/// LIKE.ADD key user [user ...] — REACT.ADD of the kind `like`.
 pub fn add(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
     let [_, key, users @ ..] = args else { return Err(CmdError::WrongArity) };
     check_users(users)?;
-    let added = ctx.open_key(*key, KeyMode::Write).update(|s| apply(ctx, s, users, true))?;
+    let added = ctx.open_key(*key, KeyMode::Write).update(|value| match value {
+        Reactions::Likes(set) => Ok(apply(ctx, set, users, true)),
+        Reactions::Table(_) => value
+            .add(&Kind::LIKE, &user_ids(users), now_ms(ctx), &config::policy())
+            .map_err(too_many_kinds),
+    })??;
     if added > 0 {
         ctx.replicate_verbatim();
         ctx.changed(c"like.add", *key, false);
@@ -72,14 +100,18 @@ pub fn add(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
     Ok(())
 }
 
-/// LIKE.DEL key user [user ...]
+/// LIKE.DEL key user [user ...] — removes `like` reactions only.
 pub fn del(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
     let [_, key, users @ ..] = args else { return Err(CmdError::WrongArity) };
     check_users(users)?;
     // On an empty key nothing is removed and nothing is created.
-    let (removed, gone) = ctx
-        .open_key(*key, KeyMode::Write)
-        .update(|s| (apply(ctx, s, users, false), s.is_empty()))?;
+    let (removed, gone) = ctx.open_key(*key, KeyMode::Write).update(|value| {
+        let removed = match value {
+            Reactions::Likes(set) => apply(ctx, set, users, false),
+            Reactions::Table(_) => value.remove_kind(LIKE, &user_ids(users), &config::policy()),
+        };
+        (removed, value.is_empty())
+    })?;
     if removed > 0 {
         ctx.replicate_verbatim();
         ctx.changed(c"like.del", *key, gone);
@@ -93,14 +125,10 @@ pub fn toggle(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
     let [_, key, user] = args else { return Err(CmdError::WrongArity) };
     let id = user_id(*user)?;
     let policy = config::policy();
-    let (liked, gone) = ctx.open_key(*key, KeyMode::Write).update(|s| {
-        if s.remove(id, &policy) {
-            (false, s.is_empty())
-        } else {
-            s.insert(id, now_ms(ctx), &policy);
-            (true, false)
-        }
-    })?;
+    let (liked, gone) = ctx.open_key(*key, KeyMode::Write).update(|value| {
+        let liked = value.toggle_like(id, now_ms(ctx), &policy).map_err(too_many_kinds)?;
+        Ok((liked, value.is_empty()))
+    })??;
     if liked {
         ctx.replicate_key_user(c"LIKE.ADD", *key, *user);
         ctx.changed(c"like.add", *key, false);
@@ -112,10 +140,15 @@ pub fn toggle(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
     Ok(())
 }
 
+/// The like-set of the kind `like` of a key's value, if it has likes.
+fn likes(value: Option<&Reactions>) -> Option<&LikeSet> {
+    value.and_then(|v| v.kind_set(LIKE))
+}
+
 /// LIKE.COUNT key
 pub fn count(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
     let [_, key] = args else { return Err(CmdError::WrongArity) };
-    let n = ctx.open_key(*key, KeyMode::Read).read(|s| s.map_or(0, LikeSet::len))?;
+    let n = ctx.open_key(*key, KeyMode::Read).read(|v| likes(v).map_or(0, LikeSet::len))?;
     ctx.reply_u64(n);
     Ok(())
 }
@@ -127,7 +160,7 @@ pub fn count(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
 fn reply_per_key<T: Copy + Default>(
     ctx: &CommandCtx,
     keys: &[Arg<'_>],
-    each: impl Fn(Option<&LikeSet>) -> T,
+    each: impl Fn(Option<&Reactions>) -> T,
     reply: impl Fn(T),
 ) -> CmdResult {
     const BATCH: usize = 128;
@@ -152,14 +185,15 @@ fn reply_per_key<T: Copy + Default>(
 /// LIKE.MCOUNT key [key ...]
 pub fn mcount(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
     let [_, keys @ ..] = args else { return Err(CmdError::WrongArity) };
-    reply_per_key(ctx, keys, |s| s.map_or(0, LikeSet::len), |n| ctx.reply_u64(n))
+    reply_per_key(ctx, keys, |v| likes(v).map_or(0, LikeSet::len), |n| ctx.reply_u64(n))
 }
 
 /// LIKE.HAS key user
 pub fn has(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
     let [_, key, user] = args else { return Err(CmdError::WrongArity) };
     let id = user_id(*user)?;
-    let liked = ctx.open_key(*key, KeyMode::Read).read(|s| s.is_some_and(|s| s.contains(id)))?;
+    let liked =
+        ctx.open_key(*key, KeyMode::Read).read(|v| likes(v).is_some_and(|s| s.contains(id)))?;
     ctx.reply_bool(liked);
     Ok(())
 }
@@ -171,7 +205,7 @@ pub fn status(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
     reply_per_key(
         ctx,
         keys,
-        |s| s.map_or((0, false), |s| (s.len(), s.contains(id))),
+        |v| likes(v).map_or((0, false), |s| (s.len(), s.contains(id))),
         |(n, liked)| {
             ctx.reply_array(2);
             ctx.reply_u64(n);
@@ -214,50 +248,204 @@ fn page_options(opts: &[Arg<'_>]) -> Result<(Option<u64>, usize), CmdError> {
     Ok((after, limit))
 }
 
+/// Replies a page of `set`'s users (none for None).
+fn reply_page(ctx: &CommandCtx, set: Option<&LikeSet>, after: Option<u64>, limit: usize) {
+    ctx.reply_postponed_array();
+    let mut n = 0;
+    if let Some(set) = set {
+        set.page(after, limit, |id| {
+            ctx.reply_u64(id);
+            n += 1;
+        });
+    }
+    ctx.set_array_len(n);
+}
+
 /// LIKE.USERS key [AFTER user] [LIMIT n]
 pub fn users(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
     let [_, key, opts @ ..] = args else { return Err(CmdError::WrongArity) };
     let (after, limit) = page_options(opts)?;
-    ctx.open_key(*key, KeyMode::Read).read(|s| {
-        ctx.reply_postponed_array();
-        let mut n = 0;
-        if let Some(s) = s {
-            s.page(after, limit, |id| {
-                ctx.reply_u64(id);
-                n += 1;
-            });
-        }
-        ctx.set_array_len(n);
-    })
+    ctx.open_key(*key, KeyMode::Read).read(|v| reply_page(ctx, likes(v), after, limit))
 }
 
-fn rate_of(s: Option<&LikeSet>) -> Rate {
-    s.and_then(|s| wall_clock_ms().map(|now| s.rate(now))).unwrap_or_default()
+fn rate_of(v: Option<&Reactions>) -> Rate {
+    v.and_then(|v| wall_clock_ms().map(|now| v.rate(now))).unwrap_or_default()
 }
 
-/// LIKE.RATE key
-pub fn rate(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
-    let [_, key] = args else { return Err(CmdError::WrongArity) };
-    let r = ctx.open_key(*key, KeyMode::Read).read(rate_of)?;
+fn reply_rate(ctx: &CommandCtx, r: Rate) {
     ctx.reply_array(2);
     ctx.reply_u64(r.minute);
     ctx.reply_u64(r.hour);
+}
+
+/// LIKE.RATE key — reactions of every kind, as REACT.RATE.
+pub fn rate(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
+    let [_, key] = args else { return Err(CmdError::WrongArity) };
+    let r = ctx.open_key(*key, KeyMode::Read).read(rate_of)?;
+    reply_rate(ctx, r);
     Ok(())
 }
 
-/// LIKE.INFO key
+/// LIKE.INFO key — the `like` count; encoding, memory and rates of the key.
 pub fn info(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
     let [_, key] = args else { return Err(CmdError::WrongArity) };
-    ctx.open_key(*key, KeyMode::Read).read(|s| {
-        let Some(s) = s else { return Err(CmdError::msg("ERR no such key")) };
-        let r = rate_of(Some(s));
+    ctx.open_key(*key, KeyMode::Read).read(|v| {
+        let Some(v) = v else { return Err(CmdError::msg("ERR no such key")) };
+        let r = rate_of(Some(v));
         ctx.reply_map(5);
         ctx.reply_str("count");
-        ctx.reply_u64(s.len());
+        ctx.reply_u64(v.count(LIKE));
         ctx.reply_str("encoding");
-        ctx.reply_str(s.encoding().name());
+        ctx.reply_str(v.encoding_name());
         ctx.reply_str("memory");
-        ctx.reply_u64(s.heap_bytes() as u64);
+        ctx.reply_u64(v.heap_bytes() as u64);
+        ctx.reply_str("rate-1m");
+        ctx.reply_u64(r.minute);
+        ctx.reply_str("rate-1h");
+        ctx.reply_u64(r.hour);
+        Ok(())
+    })?
+}
+
+/// REACT.SET key user kind — replies the previous kind, or nil.
+pub fn react_set(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
+    let [_, key, user, kind] = args else { return Err(CmdError::WrongArity) };
+    let id = user_id(*user)?;
+    let kind = kind_arg(*kind)?;
+    let policy = config::policy();
+    let outcome = ctx
+        .open_key(*key, KeyMode::Write)
+        .update(|value| value.set(id, &kind, now_ms(ctx), &policy).map_err(too_many_kinds))??;
+    if outcome.changed {
+        ctx.replicate_verbatim();
+        ctx.changed(c"react.set", *key, false);
+    }
+    ctx.reply_bulk_or_null(outcome.previous.as_ref().map(Kind::as_bytes));
+    Ok(())
+}
+
+/// REACT.ADD key kind user [user ...] — how many now have the kind and did not.
+pub fn react_add(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
+    let [_, key, kind, users @ ..] = args else { return Err(CmdError::WrongArity) };
+    let kind = kind_arg(*kind)?;
+    check_users(users)?;
+    let ids = user_ids(users);
+    let policy = config::policy();
+    let added = ctx
+        .open_key(*key, KeyMode::Write)
+        .update(|value| value.add(&kind, &ids, now_ms(ctx), &policy).map_err(too_many_kinds))??;
+    if added > 0 {
+        ctx.replicate_verbatim();
+        ctx.changed(c"react.set", *key, false);
+    }
+    ctx.reply_u64(added);
+    Ok(())
+}
+
+/// REACT.DEL key user [user ...] — removes reactions of any kind.
+pub fn react_del(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
+    let [_, key, users @ ..] = args else { return Err(CmdError::WrongArity) };
+    check_users(users)?;
+    let ids = user_ids(users);
+    let policy = config::policy();
+    let (removed, gone) = ctx
+        .open_key(*key, KeyMode::Write)
+        .update(|value| (value.remove_any(&ids, &policy), value.is_empty()))?;
+    if removed > 0 {
+        ctx.replicate_verbatim();
+        ctx.changed(c"react.del", *key, gone);
+    }
+    ctx.reply_u64(removed);
+    Ok(())
+}
+
+/// REACT.GET key user — the user's kind, or nil.
+pub fn react_get(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
+    let [_, key, user] = args else { return Err(CmdError::WrongArity) };
+    let id = user_id(*user)?;
+    ctx.open_key(*key, KeyMode::Read).read(|v| ctx.reply_bulk_or_null(v.and_then(|v| v.get(id))))
+}
+
+/// REACT.COUNT key [kind]
+pub fn react_count(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
+    let (key, kind) = match args {
+        [_, key] => (*key, None),
+        [_, key, kind] => (*key, Some(kind_arg(*kind)?)),
+        _ => return Err(CmdError::WrongArity),
+    };
+    let n = ctx.open_key(key, KeyMode::Read).read(|v| match (v, kind) {
+        (None, _) => 0,
+        (Some(v), None) => v.count_all(),
+        (Some(v), Some(kind)) => v.count(kind.as_bytes()),
+    })?;
+    ctx.reply_u64(n);
+    Ok(())
+}
+
+/// Replies every kind with its count, by count descending then kind: a map
+/// under RESP3, a flat array under RESP2.
+fn reply_counts(ctx: &CommandCtx, v: Option<&Reactions>) {
+    let counts = v.map(Reactions::counts).unwrap_or_default();
+    ctx.reply_map(counts.len());
+    for (kind, n) in counts {
+        ctx.reply_bulk(kind);
+        ctx.reply_u64(n);
+    }
+}
+
+/// REACT.COUNTS key
+pub fn react_counts(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
+    let [_, key] = args else { return Err(CmdError::WrongArity) };
+    ctx.open_key(*key, KeyMode::Read).read(|v| reply_counts(ctx, v))
+}
+
+/// REACT.STATUS user key [key ...] — `[total, mine, counts]` per key.
+pub fn react_status(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
+    let [_, user, keys @ ..] = args else { return Err(CmdError::WrongArity) };
+    let id = user_id(*user)?;
+    // WRONGTYPE on any key fails the whole command before anything is replied.
+    keys.iter().try_for_each(|&k| ctx.open_key(k, KeyMode::Read).read(|_| ()))?;
+    ctx.reply_array(keys.len());
+    for &k in keys {
+        ctx.open_key(k, KeyMode::Read).read(|v| {
+            ctx.reply_array(3);
+            ctx.reply_u64(v.map_or(0, Reactions::count_all));
+            ctx.reply_bulk_or_null(v.and_then(|v| v.get(id)));
+            reply_counts(ctx, v);
+        })?;
+    }
+    Ok(())
+}
+
+/// REACT.USERS key kind [AFTER user] [LIMIT n]
+pub fn react_users(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
+    let [_, key, kind, opts @ ..] = args else { return Err(CmdError::WrongArity) };
+    let kind = kind_arg(*kind)?;
+    let (after, limit) = page_options(opts)?;
+    ctx.open_key(*key, KeyMode::Read)
+        .read(|v| reply_page(ctx, v.and_then(|v| v.kind_set(kind.as_bytes())), after, limit))
+}
+
+/// REACT.RATE key
+pub fn react_rate(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
+    rate(ctx, args)
+}
+
+/// REACT.INFO key
+pub fn react_info(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
+    let [_, key] = args else { return Err(CmdError::WrongArity) };
+    ctx.open_key(*key, KeyMode::Read).read(|v| {
+        let Some(v) = v else { return Err(CmdError::msg("ERR no such key")) };
+        let r = rate_of(Some(v));
+        ctx.reply_map(6);
+        ctx.reply_str("count");
+        ctx.reply_u64(v.count_all());
+        ctx.reply_str("kinds");
+        ctx.reply_u64(v.kinds() as u64);
+        ctx.reply_str("encoding");
+        ctx.reply_str(v.encoding_name());
+        ctx.reply_str("memory");
+        ctx.reply_u64(v.heap_bytes() as u64);
         ctx.reply_str("rate-1m");
         ctx.reply_u64(r.minute);
         ctx.reply_str("rate-1h");
