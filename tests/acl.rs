@@ -1,4 +1,4 @@
-//! ACL: key patterns are enforced on every command (key specs), the commands
+//! ACL: key patterns are enforced on every command, LIKE.* and REACT.* (key specs), the commands
 //! carry the ACL categories this server lets a module give, and the README's
 //! ACL recipes work on the server the suite runs against.
 
@@ -18,6 +18,20 @@ const CASES: &[(&[&str], &[&str])] = &[
     (&["LIKE.USERS", "post:1", "LIMIT", "10"], &["LIKE.USERS", "other:1", "LIMIT", "10"]),
     (&["LIKE.RATE", "post:1"], &["LIKE.RATE", "other:1"]),
     (&["LIKE.INFO", "post:1"], &["LIKE.INFO", "other:1"]),
+    (&["REACT.SET", "post:1", "7", "dislike"], &["REACT.SET", "other:1", "7", "dislike"]),
+    (&["REACT.ADD", "post:1", "up", "10", "12"], &["REACT.ADD", "other:1", "up", "10"]),
+    (&["REACT.DEL", "post:1", "12"], &["REACT.DEL", "other:1", "1"]),
+    (&["REACT.GET", "post:1", "7"], &["REACT.GET", "other:1", "7"]),
+    (&["REACT.COUNT", "post:1"], &["REACT.COUNT", "other:1"]),
+    (&["REACT.COUNT", "post:1", "up"], &["REACT.COUNT", "other:1", "up"]),
+    (&["REACT.COUNTS", "post:1"], &["REACT.COUNTS", "other:1"]),
+    (&["REACT.STATUS", "7", "post:1", "post:2"], &["REACT.STATUS", "7", "post:1", "other:2"]),
+    (
+        &["REACT.USERS", "post:1", "up", "LIMIT", "10"],
+        &["REACT.USERS", "other:1", "up", "LIMIT", "10"],
+    ),
+    (&["REACT.RATE", "post:1"], &["REACT.RATE", "other:1"]),
+    (&["REACT.INFO", "post:1"], &["REACT.INFO", "other:1"]),
 ];
 
 const READS: &[&str] = &[
@@ -28,8 +42,16 @@ const READS: &[&str] = &[
     "like.users",
     "like.rate",
     "like.info",
+    "react.get",
+    "react.count",
+    "react.counts",
+    "react.status",
+    "react.users",
+    "react.rate",
+    "react.info",
 ];
-const WRITES: &[&str] = &["like.add", "like.del", "like.toggle"];
+const WRITES: &[&str] =
+    &["like.add", "like.del", "like.toggle", "react.set", "react.add", "react.del"];
 
 /// A connection authenticated as `user` (password `pw`).
 fn conn_as(srv: &Server, user: &str) -> redis::Connection {
@@ -69,9 +91,13 @@ fn key_patterns_are_enforced_on_every_command() {
         let e = err(&mut scoped, refused);
         assert!(is_noperm(&e), "{refused:?} as a ~post:* user: expected NOPERM, got {e}");
     }
-    // Refused writes changed nothing: other:1 still holds exactly user 1.
+    // Refused writes changed nothing: other:1 still holds exactly user 1, a like.
     assert_eq!(ints(&mut admin, &["LIKE.USERS", "other:1"]), vec![1]);
+    assert_eq!(int(&mut admin, &["REACT.COUNT", "other:1"]), 1);
     assert_eq!(int(&mut admin, &["EXISTS", "other:2"]), 0);
+    // The allowed writes ran: post:1 holds user 7 as a dislike and user 10 as `up`.
+    assert_eq!(as_str(&ok(&mut admin, &["REACT.GET", "post:1", "7"])).as_deref(), Some("dislike"));
+    assert_eq!(as_str(&ok(&mut admin, &["REACT.GET", "post:1", "10"])).as_deref(), Some("up"));
     srv.conn(); // the server is still up
 }
 

@@ -1,5 +1,6 @@
-//! Keyspace notifications (`like.add`, `like.del`, `del`) and client-side
-//! caching invalidation (CLIENT TRACKING) for LIKE.* writes.
+//! Keyspace notifications (`like.add`, `like.del`, `react.set`, `react.del`,
+//! `del`) and client-side caching invalidation (CLIENT TRACKING) for LIKE.*
+//! and REACT.* writes.
 
 use like_harness::*;
 use redis::Value;
@@ -228,4 +229,115 @@ fn client_tracking_resp3_push() {
     }
     invalidated.sort();
     assert_eq!(invalidated, vec!["a", "b"]);
+}
+
+#[test]
+fn react_keyspace_events_for_changes_only() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    ok(&mut c, &["CONFIG", "SET", "notify-keyspace-events", "KEA"]);
+    let mut sub = srv.conn();
+    let mut ps = sub.as_pubsub();
+    ps.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    ps.psubscribe("__keyspace@0__:*").unwrap();
+    let mut n = 0;
+    let ev = |ps: &mut redis::PubSub, c: &mut redis::Connection, n: &mut u32| {
+        let m = marker(c, n);
+        events_until_marker(ps, &m)
+    };
+    let e = |k: &str, x: &str| (k.to_string(), x.to_string());
+
+    // REACT.SET: a new reaction, a changed kind; the same kind again is no change.
+    assert_eq!(ok(&mut c, &["REACT.SET", "k", "1", "dislike"]), Value::Nil);
+    assert_eq!(ev(&mut ps, &mut c, &mut n), vec![e("k", "react.set")], "REACT.SET new");
+    ok(&mut c, &["REACT.SET", "k", "1", "like"]);
+    assert_eq!(ev(&mut ps, &mut c, &mut n), vec![e("k", "react.set")], "REACT.SET change");
+    ok(&mut c, &["REACT.SET", "k", "1", "like"]);
+    assert_eq!(ev(&mut ps, &mut c, &mut n), vec![], "REACT.SET to the same kind");
+
+    // REACT.ADD: one event for many users; none when all have the kind.
+    assert_eq!(int(&mut c, &["REACT.ADD", "k", "up", "2", "3", "1"]), 3);
+    assert_eq!(ev(&mut ps, &mut c, &mut n), vec![e("k", "react.set")], "REACT.ADD");
+    assert_eq!(int(&mut c, &["REACT.ADD", "k", "up", "2", "3"]), 0);
+    assert_eq!(ev(&mut ps, &mut c, &mut n), vec![], "REACT.ADD of nothing new");
+
+    // No-op and refused writes, and reads: no event.
+    ok(&mut c, &["REACT.DEL", "k", "99"]);
+    ok(&mut c, &["REACT.DEL", "missing", "1"]);
+    let _ = err(&mut c, &["REACT.ADD", "k", "up", "4", "bad"]);
+    let _ = err(&mut c, &["REACT.SET", "k", "4", "two words"]);
+    let _ = err(&mut c, &["REACT.DEL", "k", "2", "-1"]);
+    for i in 0..15 {
+        ok(&mut c, &["REACT.SET", "full", &(i + 1).to_string(), &format!("kind{i}")]);
+    }
+    ok(&mut c, &["REACT.SET", "full", "100", "like"]);
+    let got = ev(&mut ps, &mut c, &mut n);
+    assert_eq!(got.len(), 16, "16 REACT.SET on `full`: {got:?}");
+    assert!(got.iter().all(|x| *x == e("full", "react.set")), "{got:?}");
+    let _ = err(&mut c, &["REACT.SET", "full", "200", "one-too-many"]);
+    let _ = err(&mut c, &["REACT.ADD", "full", "one-too-many", "200"]);
+    let _ = err(&mut c, &["LIKE.DEL", "full", "100", "x"]);
+    for read in [
+        vec!["REACT.GET", "k", "1"],
+        vec!["REACT.COUNT", "k"],
+        vec!["REACT.COUNT", "k", "up"],
+        vec!["REACT.COUNTS", "k"],
+        vec!["REACT.STATUS", "1", "k", "missing"],
+        vec!["REACT.USERS", "k", "up"],
+        vec!["REACT.RATE", "k"],
+        vec!["REACT.INFO", "k"],
+    ] {
+        ok(&mut c, &read);
+    }
+    assert_eq!(ev(&mut ps, &mut c, &mut n), vec![], "no-op writes, refused writes, reads");
+
+    // REACT.DEL: react.del; with the last reaction, then del.
+    assert_eq!(int(&mut c, &["REACT.DEL", "k", "2", "50"]), 1);
+    assert_eq!(ev(&mut ps, &mut c, &mut n), vec![e("k", "react.del")]);
+    assert_eq!(int(&mut c, &["REACT.DEL", "k", "1", "3"]), 2);
+    let got = ev(&mut ps, &mut c, &mut n);
+    assert_eq!(got, vec![e("k", "react.del"), e("k", "del")], "the last reactions go");
+    assert_eq!(int(&mut c, &["EXISTS", "k"]), 0);
+
+    // LIKE writes on a key holding other kinds keep their own events.
+    ok(&mut c, &["REACT.SET", "d", "5", "dislike"]);
+    ok(&mut c, &["REACT.SET", "d", "6", "dislike"]);
+    assert_eq!(ev(&mut ps, &mut c, &mut n), vec![e("d", "react.set"), e("d", "react.set")]);
+    assert_eq!(int(&mut c, &["LIKE.ADD", "d", "5"]), 1, "a dislike becomes a like");
+    assert_eq!(ev(&mut ps, &mut c, &mut n), vec![e("d", "like.add")], "LIKE.ADD over a dislike");
+    assert_eq!(int(&mut c, &["LIKE.DEL", "d", "6"]), 0, "LIKE.DEL leaves a dislike");
+    assert_eq!(ev(&mut ps, &mut c, &mut n), vec![], "LIKE.DEL of a dislike: no change");
+    assert_eq!(int(&mut c, &["LIKE.TOGGLE", "d", "6"]), 1, "toggle on a disliked user likes");
+    assert_eq!(ev(&mut ps, &mut c, &mut n), vec![e("d", "like.add")], "LIKE.TOGGLE over a dislike");
+    assert_eq!(int(&mut c, &["LIKE.DEL", "d", "5", "6"]), 2);
+    assert_eq!(ev(&mut ps, &mut c, &mut n), vec![e("d", "like.del"), e("d", "del")]);
+    assert_eq!(int(&mut c, &["EXISTS", "d"]), 0);
+}
+
+#[test]
+fn client_tracking_react_writes() {
+    let srv = Server::start();
+    let mut inv = srv.conn();
+    let inv_id = int(&mut inv, &["CLIENT", "ID"]);
+    let mut ps = inv.as_pubsub();
+    ps.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    ps.subscribe("__redis__:invalidate").unwrap();
+    let mut reader = srv.conn();
+    let mut writer = srv.conn();
+    ok(&mut reader, &["CLIENT", "TRACKING", "ON", "REDIRECT", &inv_id.to_string()]);
+    let invalidated = |ps: &mut redis::PubSub, what: &str| -> Vec<String> {
+        let msg = ps.get_message().unwrap_or_else(|e| panic!("invalidation after {what}: {e}"));
+        msg.get_payload().unwrap()
+    };
+    // Tracked by REACT reads (a missing key too), invalidated by each REACT write.
+    ok(&mut reader, &["REACT.COUNTS", "a"]);
+    ok(&mut writer, &["REACT.SET", "a", "1", "dislike"]);
+    assert_eq!(invalidated(&mut ps, "REACT.SET"), vec!["a"]);
+    ok(&mut reader, &["REACT.STATUS", "1", "a", "b"]);
+    ok(&mut writer, &["REACT.ADD", "b", "up", "1", "2"]);
+    assert_eq!(invalidated(&mut ps, "REACT.ADD"), vec!["b"]);
+    ok(&mut reader, &["REACT.GET", "a", "1"]);
+    ok(&mut writer, &["REACT.DEL", "a", "1"]);
+    assert_eq!(invalidated(&mut ps, "REACT.DEL"), vec!["a"]);
+    assert_eq!(int(&mut writer, &["EXISTS", "a"]), 0);
 }
