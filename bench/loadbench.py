@@ -14,6 +14,12 @@ measures, side by side in the same run, alternating A/B, medians over rounds:
               LIKE.COUNT vs SCARD, LIKE.HAS vs SISMEMBER, PING floor;
               LIKE.STATUS over 50 keys vs a pipeline of 50 SCARD + 50 SISMEMBER
   hotkey      LIKE.ADD of random users on one key, P=16, likes/s and p50/p99
+  reactions   REACT.SET vs a Lua script over two hashes (user -> kind, kind -> count), 2 and 7 kinds,
+              P=1 and P=16; REACT.STATUS over 50 items vs a pipeline of 50 HGETALL + 50 HGET;
+              used_memory / reaction of like/dislike keys vs the two hashes and vs two LIKE keys;
+              LIKE.ADD/HAS/COUNT/STATUS on like-only keys before/after reactions (--baseline-module:
+              the baseline's module vs this build, two servers, P=1 and P=16; without it, this build's
+              LIKE.ADD/COUNT/HAS at P=16 next to the throughput section's)
   rdb         SAVE time, load time, dump.rdb size: LIKE vs native sets
   unlink      time to reply of UNLINK on a 10M-like key
 
@@ -242,22 +248,22 @@ STRUCT_LABEL = {
 IDS_PER_CMD = 1000
 
 
-def unique_rows(rng, nkeys, n):
-    """nkeys rows of n distinct random IDs from [0, 2^32), random order."""
+def unique_rows(rng, nkeys, n, hi=1 << 32):
+    """nkeys rows of n distinct random IDs from [0, hi), random order."""
     if n == 1:
-        return rng.integers(0, 1 << 32, size=(nkeys, 1), dtype=np.uint64)
+        return rng.integers(0, hi, size=(nkeys, 1), dtype=np.uint64)
     if n <= 20_000:
-        m = rng.integers(0, 1 << 32, size=(nkeys, n), dtype=np.uint64)
+        m = rng.integers(0, hi, size=(nkeys, n), dtype=np.uint64)
         while True:
             s = np.sort(m, axis=1)
             bad = np.nonzero((np.diff(s, axis=1) == 0).any(axis=1))[0]
             if len(bad) == 0:
                 return m
-            m[bad] = rng.integers(0, 1 << 32, size=(len(bad), n), dtype=np.uint64)
+            m[bad] = rng.integers(0, hi, size=(len(bad), n), dtype=np.uint64)
     rows = []
     for _ in range(nkeys):
         while True:
-            u = np.unique(rng.integers(0, 1 << 32, size=n + n // 500 + 64, dtype=np.uint64))
+            u = np.unique(rng.integers(0, hi, size=n + n // 500 + 64, dtype=np.uint64))
             if len(u) >= n:
                 rows.append(rng.permutation(u)[:n])
                 break
@@ -744,6 +750,19 @@ def proc_cpu_s(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def proc_run_s(pid):
+    """CPU time of a process's threads in seconds, to the ns (the scheduler's run time from
+    /proc/<pid>/task/*/schedstat; /proc/<pid>/stat counts 10 ms ticks); None when not available."""
+    try:
+        t = 0
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                t += int(f.read().split()[0])
+        return t / 1e9
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def redis_benchmark(srv, cmd, n, pipeline, rand=None, clients=50, db=0):
     """One redis-benchmark run; also the server's CPU time per request (µs)."""
     port = srv.port
@@ -752,11 +771,12 @@ def redis_benchmark(srv, cmd, n, pipeline, rand=None, clients=50, db=0):
     if rand:
         args += ["-r", str(rand)]
     args += cmd
-    c0 = proc_cpu_s(srv.proc.pid)
+    c0, s0 = proc_cpu_s(srv.proc.pid), proc_run_s(srv.proc.pid)
     t0 = time.perf_counter()
     p = subprocess.run(args, capture_output=True, text=True, timeout=3600)
     wall = time.perf_counter() - t0
     cpu = proc_cpu_s(srv.proc.pid) - c0
+    s1 = proc_run_s(srv.proc.pid)
     out = p.stdout
     if p.returncode != 0 or "rror" in out or "ERR" in out:
         raise RuntimeError(f"redis-benchmark failed for {' '.join(cmd[:3])}...:\n{out[-2000:]}\n{p.stderr[-2000:]}")
@@ -767,27 +787,62 @@ def redis_benchmark(srv, cmd, n, pipeline, rand=None, clients=50, db=0):
     # "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
     return {"rps": float(f[1]), "avg_ms": float(f[2]), "p50_ms": float(f[4]), "p95_ms": float(f[5]),
             "p99_ms": float(f[6]), "max_ms": float(f[7].rstrip('"')),
-            "server_cpu_us_per_req": cpu / n * 1e6, "server_cpu_util": cpu / wall}
+            "server_cpu_us_per_req": cpu / n * 1e6, "server_cpu_util": cpu / wall,
+            # the same to the ns (None without schedstat)
+            "server_run_us_per_req": (s1 - s0) / n * 1e6 if s0 is not None and s1 is not None else None}
 
 
 READ_KEYS = 10_000
 READ_LIKES = 100
 WRITE_DB = 1
+# name, LIKE command, native command, -r range, write (to WRITE_DB, flushed before each run)
+TP_PAIRS = [
+    ("ADD", ["LIKE.ADD", "lka:__rand_int__", UID], ["SADD", "sta:__rand_int__", UID], 100_000, True),
+    ("COUNT", ["LIKE.COUNT", "lk:__rand_int__"], ["SCARD", "st:__rand_int__"], READ_KEYS, False),
+    ("HAS", ["LIKE.HAS", "lk:__rand_int__", UID], ["SISMEMBER", "st:__rand_int__", UID], READ_KEYS, False),
+]
+STATUS_KEYS = 50  # keys per LIKE.STATUS / REACT.STATUS command
 
 
-def populate_reads(srv, rng):
-    """db 0: lk:<12 digits> (LIKE) and st:<12 digits> (SET), READ_LIKES users each from the
-    same user range redis-benchmark draws from (10^12 + [0, READ_KEYS))."""
+def populate_reads(srv, rng, native=True):
+    """db 0: lk:<12 digits> (LIKE) and st:<12 digits> (SET; not when native is False), READ_LIKES users
+    each from the same user range redis-benchmark draws from (10^12 + [0, READ_KEYS))."""
     srv.flush()
     ld = Loader(srv.port)
     users = rng.integers(0, READ_KEYS, size=(READ_KEYS, READ_LIKES)) + 10 ** 12
     for k in range(READ_KEYS):
         f = ids_resp(users[k])
         ld.add(cmd(b"LIKE.ADD", b"lk:%012d" % k, f))
-        ld.add(cmd(b"SADD", b"st:%012d" % k, f))
+        if native:
+            ld.add(cmd(b"SADD", b"st:%012d" % k, f))
     ld.close()
     assert srv.r.execute_command("LIKE.COUNT", "lk:000000000007") > 0
     assert srv.r.execute_command("LIKE.HAS", "lk:000000000007", "1000000000001") in (0, 1)
+
+
+def status_vs_pipeline(srv, args, status, key, native_cmds, rand, scale=1.0):
+    """STATUS_KEYS random keys per STATUS command, one command per round trip (P=1, 50 clients), against
+    the native pipeline that answers the same: the native commands of one key, each in its own
+    redis-benchmark run at -P 100 (it sends one command type per run: 100 commands per round trip, as a
+    pipeline of 50 keys x 2 commands), combined per key: keys/s = 1 / sum(1 / req/s of each command).
+    STATUS and native alternated over args.tp_rounds rounds. Returns (STATUS runs, [runs of each native
+    command], keys/s of STATUS, keys/s native), medians of the rounds. scale: of the run lengths."""
+    q = 10 if args.quick else 1
+    nstat = int(40_000 * scale) // q
+    nnat = int(2_000_000 * scale) // q
+    status_cmd = [status, UID] + [key] * STATUS_KEYS
+    S, N = [], [[] for _ in native_cmds]
+    for rnd in range(args.tp_rounds):
+        seq = ["S", "N"] if rnd % 2 == 0 else ["N", "S"]
+        for tag in seq:
+            if tag == "S":
+                S.append(redis_benchmark(srv, status_cmd, nstat, 1, rand=rand))
+            else:
+                for runs, c in zip(N, native_cmds):
+                    runs.append(redis_benchmark(srv, c, nnat, 100, rand=rand))
+    status_keys = [STATUS_KEYS * m["rps"] for m in S]
+    native_keys = [1.0 / sum(1.0 / m["rps"] for m in ms) for ms in zip(*N)]
+    return S, N, median(status_keys), median(native_keys)
 
 
 def run_throughput(srv, args, res):
@@ -796,13 +851,8 @@ def run_throughput(srv, args, res):
     rng = np.random.default_rng(7)
     populate_reads(srv, rng)
     out = res.setdefault("throughput", {})
-    pairs = [
-        ("ADD", ["LIKE.ADD", "lka:__rand_int__", UID], ["SADD", "sta:__rand_int__", UID], 100_000, True),
-        ("COUNT", ["LIKE.COUNT", "lk:__rand_int__"], ["SCARD", "st:__rand_int__"], READ_KEYS, False),
-        ("HAS", ["LIKE.HAS", "lk:__rand_int__", UID], ["SISMEMBER", "st:__rand_int__", UID], READ_KEYS, False),
-    ]
     for P in (1, 16):
-        for name, a_cmd, b_cmd, r, write in pairs:
+        for name, a_cmd, b_cmd, r, write in TP_PAIRS:
             A, B, F = [], [], []
             for rnd in range(args.tp_rounds):
                 seq = [("A", a_cmd), ("B", b_cmd)]
@@ -834,21 +884,9 @@ def run_throughput(srv, args, res):
     srv.r.execute_command("SELECT", 0)
 
     # LIKE.STATUS over 50 keys (one round trip) vs a pipeline of 50 SCARD + 50 SISMEMBER.
-    nstat = 40_000 // q
-    nnat = 2_000_000 // q
-    status_cmd = ["LIKE.STATUS", UID] + ["lk:__rand_int__"] * 50
-    S, C, M = [], [], []
-    for rnd in range(args.tp_rounds):
-        seq = ["S", "N"] if rnd % 2 == 0 else ["N", "S"]
-        for tag in seq:
-            if tag == "S":
-                S.append(redis_benchmark(srv, status_cmd, nstat, 1, rand=READ_KEYS))
-            else:
-                C.append(redis_benchmark(srv, ["SCARD", "st:__rand_int__"], nnat, 100, rand=READ_KEYS))
-                M.append(redis_benchmark(srv, ["SISMEMBER", "st:__rand_int__", UID], nnat, 100, rand=READ_KEYS))
-    like_keys = [50 * m["rps"] for m in S]
-    native_keys = [1.0 / (1.0 / c["rps"] + 1.0 / m["rps"]) for c, m in zip(C, M)]
-    ks, kn = median(like_keys), median(native_keys)
+    S, (C, M), ks, kn = status_vs_pipeline(
+        srv, args, "LIKE.STATUS", "lk:__rand_int__",
+        [["SCARD", "st:__rand_int__"], ["SISMEMBER", "st:__rand_int__", UID]], READ_KEYS)
     out["STATUS50"] = {"like_runs": S, "scard_runs": C, "sismember_runs": M,
                        "like_keys_per_s": ks, "native_keys_per_s": kn, "ratio": ks / kn,
                        "like_requests_per_s": median([m["rps"] for m in S]),
@@ -883,6 +921,445 @@ def run_hotkey(srv, args, res):
     log(f"  hot key: LIKE.ADD {out['like_rps']:,.0f} likes/s p50 {out['like_p50_ms']} ms p99 {out['like_p99_ms']} ms"
         f" | SADD {out['sadd_rps']:,.0f}/s  (final count {out['final_count']:,})")
     srv.flush()
+
+
+# ------------------------------------------------------------------------------------------
+# reactions: REACT.* against the native way (per item a hash user -> kind and a hash kind -> count)
+
+# the two families of items, their kinds and the weights of the preloaded reactions (the REACT.SET runs
+# set every kind of the family equally often)
+REACT_KINDS = {
+    2: [("like", 0.8), ("dislike", 0.2)],
+    7: [("like", 0.5), ("love", 0.2), ("care", 0.05), ("haha", 0.1), ("wow", 0.05), ("sad", 0.05), ("angry", 0.05)],
+}
+REACT_ITEMS = 10_000  # items per family, and the users' range: redis-benchmark's -r draws both
+REACT_PRELOAD = 100  # reactions per item before the runs
+REACT_SET_N = {1: 60_000, 16: 300_000}  # requests per side and round (split over the kinds); quick: / 10
+REACT_SET_MIN_RUN = {1: 8_000, 16: 40_000}  # requests per redis-benchmark run, at least (~0.15 s); quick: / 10
+REACT_STATUS_SCALE = 0.15  # of the throughput section's LIKE.STATUS run lengths (the section's run time)
+REACT_LIKE_N = 300_000  # requests per LIKE.* run at P=16; quick: / 10
+# LIKE.* before/after (--baseline-module): like-only keys in two fresh servers, one with the baseline's module
+# (the last commit before reactions), one with this build's; name, command, -r range, write (to WRITE_DB)
+LIKE_CMP = [
+    ("ADD", ["LIKE.ADD", "lka:__rand_int__", UID], 100_000, True),
+    ("HAS", ["LIKE.HAS", "lk:__rand_int__", UID], READ_KEYS, False),
+    ("COUNT", ["LIKE.COUNT", "lk:__rand_int__"], READ_KEYS, False),
+    ("STATUS", ["LIKE.STATUS", UID] + ["lk:__rand_int__"] * STATUS_KEYS, READ_KEYS, False),
+]
+# requests per run by P (~0.6-1 s per run at this machine's rates); quick: / 10
+LIKE_CMP_N = {1: 40_000, 16: 300_000}
+LIKE_CMP_STATUS_N = {1: 10_000, 16: 20_000}  # 50 keys per request
+LIKE_CMP_ROUNDS = 5  # rounds at least (--tp-rounds if more)
+T_LIKE_CMP = 0.95  # current / baseline req/s, every command at P=1 and P=16: no regression beyond the noise
+# The native way, kept exclusive by a script: HGET the old kind; if it differs, HSET the new one and move
+# the counts (a count that falls to 0 stays as a 0 field). The counts hash is KEYS[2], or KEYS[1] .. ':c'
+# when only one key is given: redis-benchmark draws every __rand_int__ of a command on its own, so it
+# cannot name two keys of one item; the hash tag of KEYS[1] keeps both in one slot.
+REACT_LUA = """\
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if old ~= ARGV[2] then
+  local counts = KEYS[2] or (KEYS[1] .. ':c')
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+  if old then redis.call('HINCRBY', counts, old, -1) end
+  redis.call('HINCRBY', counts, ARGV[2], 1)
+end
+return old
+"""
+REACT_MEM_SIZES = [1, 3, 10, 100, 1000, 10_000, 100_000]
+REACT_MEM_STRUCTS = ["react", "hashes", "likes2"]  # a REACT key, the two hashes, two LIKE keys
+T_REACT_SET = 3.0  # REACT.SET >= 3x the script's ops/s
+T_REACT_STATUS = 3.0  # REACT.STATUS >= 3x the native pipeline's items/s
+T_REACT_MEM = 5.0  # from 1,000 reactions per item: REACT <= the two hashes / 5
+T_REACT_MEM_FROM = 1000
+# a used_memory delta moves by up to a few KB between two loads of the same data (jemalloc's extents): per
+# item, differences within max(NOISE_B_PER_KEY, this / items) of a memory target count as met
+REACT_MEM_NOISE_LOAD = 4096
+
+
+def react_keys(nk, i):
+    """Item i of the nk-kind family: its REACT key, the native user -> kind hash and its kind -> count hash
+    (the user hash + ':c', as the script derives it)."""
+    h = b"{h%d:%012d}" % (nk, i)
+    return b"{r%d:%012d}" % (nk, i), h, h + b":c"
+
+
+def kind_frag(kind: bytes, frag):
+    """An ids_resp() fragment preceded by a kind, for `REACT.ADD key kind <ids>` with cmd()."""
+    n, body = frag
+    return n + 1, b"$%d\r\n%s\r\n" % (len(kind), kind) + body
+
+
+def pairs_resp(fields, values):
+    """RESP bulk strings of field/value pairs (ASCII), for `HSET key <pairs>` with cmd()."""
+    fs = list(map(str, fields.tolist() if hasattr(fields, "tolist") else fields))
+    vs = list(map(str, values))
+    return 2 * len(fs), "".join([f"${len(f)}\r\n{f}\r\n${len(v)}\r\n{v}\r\n" for f, v in zip(fs, vs)]).encode()
+
+
+def flat_pairs(reply):
+    """{field: int} of a flat field/value array (REACT.COUNTS, HGETALL), zero values dropped."""
+    if isinstance(reply, dict):
+        reply = [x for kv in reply.items() for x in kv]
+    return {f: int(v) for f, v in zip(reply[0::2], reply[1::2]) if int(v)}
+
+
+def populate_reactions(srv, rng):
+    """Both families in db 0: REACT_ITEMS items each of REACT_PRELOAD distinct users from
+    10^12 + [0, REACT_ITEMS) (the users redis-benchmark draws), kinds drawn by the family's weights, stored
+    twice with the same users and kinds: a REACT key, and the two hashes."""
+    ld = Loader(srv.port)
+    user_resp = [b"$13\r\n%d\r\n" % (10 ** 12 + u) for u in range(REACT_ITEMS)]  # formatted once
+    for nk, kinds in REACT_KINDS.items():
+        names = [k for k, _ in kinds]
+        kind_resp = [b"$%d\r\n%s\r\n" % (len(k), k.encode()) for k in names]
+        w = np.array([p for _, p in kinds])
+        users = unique_rows(rng, REACT_ITEMS, REACT_PRELOAD, hi=REACT_ITEMS).tolist()
+        ks = rng.choice(nk, size=(REACT_ITEMS, REACT_PRELOAD), p=w / w.sum()).tolist()
+        for i in range(REACT_ITEMS):
+            rkey, hkey, ckey = react_keys(nk, i)
+            counts = []
+            for j, name in enumerate(names):
+                sel = [user_resp[u] for u, k in zip(users[i], ks[i]) if k == j]
+                if sel:
+                    ld.add(cmd(b"REACT.ADD", rkey, (len(sel) + 1, kind_resp[j] + b"".join(sel))))
+                    counts.append((name, len(sel)))
+            pairs = b"".join([user_resp[u] + kind_resp[k] for u, k in zip(users[i], ks[i])])
+            ld.add(cmd(b"HSET", hkey, (2 * REACT_PRELOAD, pairs)))
+            ld.add(cmd(b"HSET", ckey, pairs_resp([c[0] for c in counts], [c[1] for c in counts])))
+    ld.close()
+
+
+def react_check_item(srv, nk, i, same=True):
+    """The stores of an item are consistent: the REACT key's counts add up to its total, the counts hash
+    matches the kinds of the user hash; same: both stores hold the same reactions (before any run)."""
+    rkey, hkey, ckey = react_keys(nk, i)
+    r = srv.r
+    rc, total = flat_pairs(r.execute_command("REACT.COUNTS", rkey)), r.execute_command("REACT.COUNT", rkey)
+    users = r.hgetall(hkey)
+    hc = flat_pairs(r.hgetall(ckey))
+    kinds = {}
+    for kind in users.values():
+        kinds[kind] = kinds.get(kind, 0) + 1
+    if sum(rc.values()) != total or hc != kinds or (same and (rc != hc or total != len(users))):
+        raise RuntimeError(f"item {i} of {nk} kinds: REACT.COUNTS {rc} (count {total}); counts hash {hc},"
+                           f" user hash {kinds}")
+    if same:
+        for u, kind in list(users.items())[:5]:
+            got = r.execute_command("REACT.GET", rkey, u)
+            if got != kind:
+                raise RuntimeError(f"item {rkey!r} user {u!r}: REACT.GET {got!r}, hash {kind!r}")
+
+
+def react_script_check(srv, sha):
+    """The script replies as REACT.SET does and keeps the same counts, with the counts hash named (2 keys)
+    or derived (1 key, as under redis-benchmark)."""
+    r = srv.r
+    seq = [(1, "like"), (2, "dislike"), (1, "dislike"), (1, "dislike"), (3, "like"), (2, "like"), (3, "wow")]
+    for numkeys in (2, 1):
+        keys = ["{chk:h}", "{chk:h}:c"][:numkeys]
+        for u, kind in seq:
+            a = r.execute_command("REACT.SET", "chk:r", u, kind)
+            b = r.execute_command("EVALSHA", sha, numkeys, *keys, u, kind)
+            if a != b:
+                raise RuntimeError(f"REACT.SET {u} {kind} -> {a!r}, script ({numkeys} keys) -> {b!r}")
+        rc, hc = flat_pairs(r.execute_command("REACT.COUNTS", "chk:r")), flat_pairs(r.hgetall("{chk:h}:c"))
+        if rc != hc:
+            raise RuntimeError(f"counts: REACT {rc}, script ({numkeys} keys) {hc}")
+        r.delete("chk:r", "{chk:h}", "{chk:h}:c")
+
+
+def react_totals(srv, nk):
+    """Reactions held by the nk-kind family: (sum of REACT.COUNT, sum of HLEN of the user hashes)."""
+    p = srv.r.pipeline(transaction=False)
+    for i in range(REACT_ITEMS):
+        rkey, hkey, _ = react_keys(nk, i)
+        p.execute_command("REACT.COUNT", rkey)
+        p.hlen(hkey)
+    x = p.execute()
+    return sum(x[0::2]), sum(x[1::2])
+
+
+def side_rps(runs):
+    """ops/s of equal-length runs taken together: their requests / their summed time."""
+    return len(runs) / sum(1.0 / m["rps"] for m in runs)
+
+
+def react_set_runs(srv, args, sha, nk):
+    """REACT.SET vs the script on the nk-kind family, 50 clients, P=1 and P=16: random items and users,
+    one kind per redis-benchmark run. A round = one run per kind of the family per side, the two runs of a
+    kind back to back (order alternated by kind and round), so both sides see the same kinds, the same
+    request counts and statistically the same data; a side's ops/s in a round = its requests / the time
+    of its runs; ratio = median over the rounds of the round's ratio.
+
+    redis-benchmark seeds random() with time ^ pid, which repeats now and then for runs a second and a
+    pid apart: such a run replays the (item, user) pairs of an earlier one (all its sets then change or
+    keep a kind instead of adding one). Each pair of runs therefore draws with its own -r,
+    REACT_ITEMS - i (every item and user drawn is still a preloaded one's range): a replayed seed gives
+    other pairs."""
+    q = 10 if args.quick else 1
+    names = [k for k, _ in REACT_KINDS[nk]]
+    out = {}
+    before = react_totals(srv, nk)
+    pair = 0
+    for P in (1, 16):
+        n = max(REACT_SET_N[P] // q // nk, REACT_SET_MIN_RUN[P] // q)
+        A, B = [], []
+        for rnd in range(args.tp_rounds):
+            ra, rb = [], []
+            for j, kind in enumerate(names):
+                seq = [("A", ["REACT.SET", "{r%d:__rand_int__}" % nk, UID, kind]),
+                       ("B", ["EVALSHA", sha, "1", "{h%d:__rand_int__}" % nk, UID, kind])]
+                if (rnd + j) % 2:
+                    seq.reverse()
+                pair += 1
+                for tag, c in seq:
+                    m = redis_benchmark(srv, c, n, P, rand=REACT_ITEMS - pair)
+                    m["kind"] = kind
+                    m["range"] = REACT_ITEMS - pair
+                    (ra if tag == "A" else rb).append(m)
+            A.append(ra)
+            B.append(rb)
+        after = react_totals(srv, nk)
+        sent = n * nk * args.tp_rounds
+        ratios = [side_rps(a) / side_rps(b) for a, b in zip(A, B)]
+        e = {"react_rounds": A, "script_rounds": B, "requests_per_run": n, "kinds": names,
+             "react_cmd": f"REACT.SET {{r{nk}:__rand_int__}} {UID} <kind>",
+             "script_cmd": f"EVALSHA <sha> 1 {{h{nk}:__rand_int__}} {UID} <kind>",
+             "react_ops": median([side_rps(a) for a in A]), "script_ops": median([side_rps(b) for b in B]),
+             "ratios": ratios, "ratio": median(ratios),
+             "react_cpu_us": median([m["server_cpu_us_per_req"] for a in A for m in a]),
+             "script_cpu_us": median([m["server_cpu_us_per_req"] for b in B for m in b]),
+             "react_p50_ms": median([m["p50_ms"] for a in A for m in a]),
+             "react_p99_ms": median([m["p99_ms"] for a in A for m in a]),
+             "script_p50_ms": median([m["p50_ms"] for b in B for m in b]),
+             "script_p99_ms": median([m["p99_ms"] for b in B for m in b]),
+             # share of the requests that added a reaction (the rest changed a kind or found it set)
+             "react_new_share": (after[0] - before[0]) / sent, "script_new_share": (after[1] - before[1]) / sent,
+             "reactions_before": before, "reactions_after": after}
+        out[f"P{P}"] = e
+        before = after
+        log(f"  REACT.SET {nk} kinds P={P:<2} REACT {e['react_ops']:>11,.0f}/s  script {e['script_ops']:>11,.0f}/s"
+            f"  ratio {e['ratio']:.2f} (new reactions {e['react_new_share']:.0%} / {e['script_new_share']:.0%})")
+    return out
+
+
+def react_like_runs(srv, args):
+    """LIKE.ADD, LIKE.COUNT, LIKE.HAS on like-only keys at P=16, with the throughput section's keys, data and
+    ranges (TP_PAIRS, populate_reads), the three interleaved over args.tp_rounds rounds (order rotated)."""
+    q = 10 if args.quick else 1
+    populate_reads(srv, np.random.default_rng(7))
+    runs = {name: [] for name, *_ in TP_PAIRS}
+    for rnd in range(args.tp_rounds):
+        k = rnd % len(TP_PAIRS)
+        for name, a_cmd, _, r, write in TP_PAIRS[k:] + TP_PAIRS[:k]:
+            if write:
+                srv.r.execute_command("SELECT", WRITE_DB)
+                srv.r.execute_command("FLUSHDB", "SYNC")
+                srv.r.execute_command("SELECT", 0)
+            runs[name].append(redis_benchmark(srv, a_cmd, REACT_LIKE_N // q, 16, rand=r,
+                                              db=WRITE_DB if write else 0))
+    srv.flush()
+    out = {}
+    for name, v in runs.items():
+        out[name] = {"runs": v, "rps": median([m["rps"] for m in v]),
+                     "cpu_us": median([m["server_cpu_us_per_req"] for m in v])}
+        log(f"  P=16 LIKE.{name:<6} {out[name]['rps']:>11,.0f}/s  server CPU {out[name]['cpu_us']:.2f} µs/req")
+    return out
+
+
+def spread(xs):
+    """Half the range of xs over their median (the ± of a figure's rounds)."""
+    return (max(xs) - min(xs)) / 2 / median(xs) if xs else float("nan")
+
+
+def react_like_vs_baseline(args):
+    """LIKE.ADD, LIKE.HAS, LIKE.COUNT and LIKE.STATUS (STATUS_KEYS keys) on like-only keys, the baseline's module
+    against this build's: two fresh servers started the same way (Server), the same data (populate_reads with
+    the same seed, no native keys), 50 clients, P=1 and P=16. A round = one run of every command and P on each
+    server, the two runs of a command back to back, the one that goes first alternated by command and round;
+    ADD writes to WRITE_DB, flushed before each run. Per command and P: the round's ratio = current req/s /
+    baseline req/s of its two runs, ratio = median of the rounds' ratios; server CPU µs/req beside it."""
+    q = 10 if args.quick else 1
+    rounds = max(LIKE_CMP_ROUNDS, args.tp_rounds)
+    sides = [("baseline", args.baseline_module), ("current", args.module)]
+    servers = {}
+    runs = {}
+    try:
+        for side, module in sides:
+            servers[side] = Server(module, side)
+            populate_reads(servers[side], np.random.default_rng(7), native=False)
+        # the same data on both, and both answer every command measured
+        probe = [["DBSIZE"], ["LIKE.COUNT", "lk:000000000007"], ["LIKE.HAS", "lk:000000000007", "1000000000001"],
+                 ["LIKE.STATUS", "1000000000001", "lk:000000000007", "lk:000000000009"]]
+        got = {side: [srv.r.execute_command(*c) for c in probe] for side, srv in servers.items()}
+        if got["baseline"] != got["current"]:
+            raise RuntimeError(f"baseline and current servers differ on the same data: {got}")
+        for rnd in range(rounds):
+            j = 0
+            for P in (1, 16):
+                for name, c, r, write in LIKE_CMP:
+                    n = (LIKE_CMP_STATUS_N if name == "STATUS" else LIKE_CMP_N)[P] // q
+                    order = [s for s, _ in sides]
+                    if (rnd + j) % 2:
+                        order.reverse()
+                    j += 1
+                    for side in order:
+                        srv = servers[side]
+                        if write:
+                            srv.r.execute_command("SELECT", WRITE_DB)
+                            srv.r.execute_command("FLUSHDB", "SYNC")
+                            srv.r.execute_command("SELECT", 0)
+                        m = redis_benchmark(srv, c, n, P, rand=r, db=WRITE_DB if write else 0)
+                        m["first"] = side == order[0]
+                        runs.setdefault(f"{name}_P{P}", {"baseline": [], "current": [], "requests_per_run": n})[side].append(m)
+    except Exception:
+        for side, srv in servers.items():
+            log(f"{side} server log tail:\n" + srv.read_log())
+        raise
+    finally:
+        for srv in servers.values():
+            srv.stop()
+    out = {}
+    for key, e in runs.items():
+        b, c = e["baseline"], e["current"]
+        ratios = [mc["rps"] / mb["rps"] for mb, mc in zip(b, c)]
+        cpu = lambda m: m["server_cpu_us_per_req"] if m["server_run_us_per_req"] is None else m["server_run_us_per_req"]
+        cpu_b = median([cpu(m) for m in b])
+        cpu_c = median([cpu(m) for m in c])
+        e.update({"baseline_rps": median([m["rps"] for m in b]), "current_rps": median([m["rps"] for m in c]),
+                  "ratios": ratios, "ratio": median(ratios), "ratio_spread": spread(ratios),
+                  "baseline_spread": spread([m["rps"] for m in b]), "current_spread": spread([m["rps"] for m in c]),
+                  "baseline_cpu_us": cpu_b, "current_cpu_us": cpu_c, "cpu_ratio": cpu_c / cpu_b})
+        out[key] = e
+        log(f"  {key:<10} baseline {e['baseline_rps']:>11,.0f}/s  current {e['current_rps']:>11,.0f}/s  ratio"
+            f" {e['ratio']:.3f} (rounds {', '.join(f'{x:.2f}' for x in ratios)}; baseline ±{e['baseline_spread']:.0%})"
+            f"  server CPU {cpu_b:.2f} / {cpu_c:.2f} µs/req")
+    return {"rounds": rounds, "baseline": args.baseline_label or args.baseline_module, "runs": out}
+
+
+def react_mem_nkeys(n, quick):
+    """Items per size, as mem_nkeys() scales them on a smaller budget (three stores to load per round)."""
+    budget = 150_000 if quick else 500_000
+    cap = 15_000 if quick else 50_000
+    floor = 3 if quick else 5
+    return int(min(cap, max(floor, budget // n)))
+
+
+def react_dislikes(n):
+    """Dislikers of an item of n reactions: a fifth, at least one (an item of 1 reaction holds a dislike:
+    a kind other than like)."""
+    return max(1, round(n / 5))
+
+
+def react_mem_cmds(struct, rows, nd, like_frags, dis_frags):
+    """Commands loading the items of rows (the first nd IDs dislike, the rest like) as struct: one REACT key
+    m:<k>; two hashes m:<k> (user -> kind) and c:<k> (kind -> count); two LIKE keys m:<k> and d:<k>."""
+    for k, row in enumerate(rows):
+        key = b"m:%d" % k
+        nl = len(row) - nd
+        if struct == "react":
+            yield from (cmd(b"REACT.ADD", key, kind_frag(b"like", f)) for f in like_frags[k])
+            yield from (cmd(b"REACT.ADD", key, kind_frag(b"dislike", f)) for f in dis_frags[k])
+        elif struct == "likes2":
+            yield from (cmd(b"LIKE.ADD", key, f) for f in like_frags[k])
+            yield from (cmd(b"LIKE.ADD", b"d:%d" % k, f) for f in dis_frags[k])
+        else:
+            kinds = ["dislike"] * nd + ["like"] * nl
+            for j in range(0, len(row), IDS_PER_CMD):
+                yield cmd(b"HSET", key, pairs_resp(row[j:j + IDS_PER_CMD], kinds[j:j + IDS_PER_CMD]))
+            counts = [("like", nl)] * (nl > 0) + [("dislike", nd)]
+            yield cmd(b"HSET", b"c:%d" % k, pairs_resp([c[0] for c in counts], [c[1] for c in counts]))
+
+
+def react_mem_check(srv, struct, n, nd):
+    """Item 0 as loaded holds n reactions, nd of them dislikes."""
+    r = srv.r
+    if struct == "react":
+        got = (r.execute_command("REACT.COUNT", "m:0"), r.execute_command("REACT.COUNT", "m:0", "dislike"))
+    elif struct == "likes2":
+        got = (r.execute_command("LIKE.COUNT", "m:0") + r.execute_command("LIKE.COUNT", "d:0"),
+               r.execute_command("LIKE.COUNT", "d:0"))
+    else:
+        got = (r.hlen("m:0"), int(r.hget("c:0", "dislike")))
+    if got != (n, nd):
+        raise RuntimeError(f"reactions memory {struct} n={n}: (total, dislikes) of item 0 = {got}, expected {(n, nd)}")
+
+
+def react_memory(srv, args, rng):
+    """used_memory delta per reaction: items of n reactions (a fifth dislike, random IDs from [0, 2^32)) as
+    a REACT key, as the two hashes, as two LIKE keys; FLUSHALL + MEMORY PURGE before each load, the order of
+    the three alternated by round, medians of args.rounds rounds (new IDs each)."""
+    out = {"sizes": REACT_MEM_SIZES, "bytes_per_reaction": {s: {} for s in REACT_MEM_STRUCTS}, "nkeys": {},
+           "dislikes": {}, "module_reported": {}}
+    for n in REACT_MEM_SIZES:
+        nkeys = react_mem_nkeys(n, args.quick)
+        nd = react_dislikes(n)
+        out["nkeys"][str(n)] = nkeys
+        out["dislikes"][str(n)] = nd
+        per = {s: [] for s in REACT_MEM_STRUCTS}
+        t0 = time.time()
+        for rnd in range(args.rounds):
+            rows = unique_rows(rng, nkeys, n)
+            dis_frags = [[ids_resp(r[j:min(nd, j + IDS_PER_CMD)]) for j in range(0, nd, IDS_PER_CMD)] for r in rows]
+            like_frags = [[ids_resp(r[j:j + IDS_PER_CMD]) for j in range(nd, n, IDS_PER_CMD)] for r in rows]
+            for struct in (REACT_MEM_STRUCTS if rnd % 2 == 0 else REACT_MEM_STRUCTS[::-1]):
+                delta = mem_measure_one(srv, react_mem_cmds(struct, rows, nd, like_frags, dis_frags))
+                per[struct].append(delta / (nkeys * n))
+                if rnd == 0:
+                    react_mem_check(srv, struct, n, nd)
+                    if struct == "react":
+                        out["module_reported"][str(n)] = srv.r.execute_command("MEMORY", "USAGE", "m:0") / n
+            del rows, dis_frags, like_frags
+        for s in REACT_MEM_STRUCTS:
+            out["bytes_per_reaction"][s][str(n)] = {"median": median(per[s]), "rounds": per[s]}
+        log(f"  reactions memory n={fmt_size(n):>5} keys={nkeys:>6} ({time.time() - t0:5.1f}s): "
+            + "  ".join(f"{s}={median(per[s]):.2f}" for s in REACT_MEM_STRUCTS) + " B/reaction")
+    srv.flush()
+    return out
+
+
+def run_reactions(srv, args, res):
+    """LIKE.* on like-only keys first: with --baseline-module, before/after against the baseline's module in two
+    fresh servers; without, at P=16 with the throughput section's data in this server. Then both families of
+    items: REACT.STATUS vs the pipeline, REACT.SET vs the script (the stores checked before and after), then
+    memory."""
+    out = res.setdefault("reactions", {})
+    out["throughput_in_run"] = "throughput" in args.only.split(",")
+    out["like_requests"] = REACT_LIKE_N // (10 if args.quick else 1)
+    out["status_scale"] = REACT_STATUS_SCALE
+    if args.baseline_module:
+        t = time.time()
+        out["like_vs_baseline"] = react_like_vs_baseline(args)
+        log(f"  LIKE.* before/after ({time.time() - t:.0f}s)")
+    else:
+        log("  LIKE.* before/after not run (no --baseline-module); LIKE.* at P=16 in this server")
+        out["like"] = react_like_runs(srv, args)
+    t = time.time()
+    populate_reactions(srv, np.random.default_rng(11))
+    sha = srv.r.execute_command("SCRIPT", "LOAD", REACT_LUA).decode()
+    react_script_check(srv, sha)
+    for nk in REACT_KINDS:
+        react_check_item(srv, nk, 7)
+    log(f"  reactions: {len(REACT_KINDS)} x {REACT_ITEMS:,} items of {REACT_PRELOAD} loaded ({time.time() - t:.1f}s)")
+    out["status"], out["set"] = {}, {}
+    for nk in REACT_KINDS:
+        S, (G, H), ki, kn = status_vs_pipeline(
+            srv, args, "REACT.STATUS", "{r%d:__rand_int__}" % nk,
+            [["HGETALL", "{h%d:__rand_int__}:c" % nk], ["HGET", "{h%d:__rand_int__}" % nk, UID]], REACT_ITEMS,
+            scale=REACT_STATUS_SCALE)
+        out["status"][str(nk)] = {"react_runs": S, "hgetall_runs": G, "hget_runs": H,
+                                  "react_items_per_s": ki, "native_items_per_s": kn, "ratio": ki / kn,
+                                  "react_requests_per_s": median([m["rps"] for m in S]),
+                                  "react_p50_ms": median([m["p50_ms"] for m in S]),
+                                  "react_p99_ms": median([m["p99_ms"] for m in S])}
+        log(f"  REACT.STATUS x{STATUS_KEYS} {nk} kinds: REACT {ki:,.0f} items/s  native pipeline {kn:,.0f} items/s"
+            f"  ratio {ki / kn:.2f}")
+    for nk in REACT_KINDS:
+        out["set"][str(nk)] = react_set_runs(srv, args, sha, nk)
+        for i in (0, 7, REACT_ITEMS - 1):
+            react_check_item(srv, nk, i, same=False)
+    srv.flush()
+    out["memory"] = react_memory(srv, args, np.random.default_rng(20250601))
 
 
 # ------------------------------------------------------------------------------------------
@@ -1296,6 +1773,189 @@ def make_shapes_plot(res, path):
     plt.close(fig)
 
 
+def write_reactions_report(res, L, targets):
+    rx = res["reactions"]
+    L.append("## Reactions (REACT.*) vs the native way\n")
+    L.append("The native way to hold reactions with one reaction per user: per item a hash `user → kind` and a"
+             " hash `kind → count`, kept exclusive and in step by a Lua script (EVALSHA), one round trip per"
+             " reaction like REACT.SET:\n")
+    L.append("```lua\n" + REACT_LUA + "```\n")
+    if "set" in rx:
+        L.append("### REACT.SET vs the script\n")
+        L.append(f"`redis-benchmark -c 50 -P 1|16 -r {REACT_ITEMS:,} --csv -e`: `REACT.SET {{r<k>:__rand_int__}}"
+                 f" {UID} <kind>` against `EVALSHA <sha> 1 {{h<k>:__rand_int__}} {UID} <kind>` (redis-benchmark"
+                 " draws every `__rand_int__` of a command on its own, so the script derives the counts hash as"
+                 " `KEYS[1] .. ':c'`, same hash slot; given 2 keys it uses KEYS[2]; both forms checked against"
+                 f" REACT.SET before the runs). Two families of {REACT_ITEMS:,} items, preloaded with the same"
+                 f" {REACT_PRELOAD} users per item (from the range the runs draw users from, so a run also hits"
+                 " users that have a reaction) in both stores: 2 kinds (like/dislike, 80/20) and 7 kinds (like,"
+                 " love, care, haha, wow, sad, angry). redis-benchmark takes one fixed command line, so the kind"
+                 " is fixed per run: a round = one run per kind of the family for each side (every kind equally"
+                 " often), the two runs of a kind back to back, their order alternated by kind and round; both"
+                 " stores get the same requests, so they hold statistically the same data all along (the share"
+                 " of requests that added a reaction, rather than changed or kept one, is shown per side)."
+                 " A side's ops/s in a round = its requests / the time of its runs; ratio = median of the rounds'"
+                 " ratios; ops/s = medians of the rounds.\n")
+        L.append("| kinds | P | REACT.SET ops/s | script ops/s | ratio | rounds' ratios | server CPU µs/op REACT / script |"
+                 " p50 / p99 ms REACT | p50 / p99 ms script | new reactions REACT / script | target | result |")
+        L.append("|---:|---:|---:|---:|---:|---|---|---|---|---|---|---|")
+        for nk, fam in sorted(rx["set"].items(), key=lambda t: int(t[0])):
+            for P in (1, 16):
+                e = fam.get(f"P{P}")
+                if not e:
+                    continue
+                ok = e["ratio"] >= T_REACT_SET
+                L.append(f"| {nk} | {P} | {e['react_ops']:,.0f} | {e['script_ops']:,.0f} | {e['ratio']:.2f}× |"
+                         f" {', '.join(f'{x:.2f}' for x in e['ratios'])} | {e['react_cpu_us']:.2f} / {e['script_cpu_us']:.2f} |"
+                         f" {e['react_p50_ms']:.3f} / {e['react_p99_ms']:.3f} | {e['script_p50_ms']:.3f} / {e['script_p99_ms']:.3f} |"
+                         f" {e['react_new_share']:.0%} / {e['script_new_share']:.0%} | ≥ {T_REACT_SET:g}× | {mark(ok)} |")
+                targets.append((f"REACT.SET vs script (2 hashes), {nk} kinds, P={P}", f"{e['ratio']:.2f}×",
+                                f"≥ {T_REACT_SET:g}×", ok))
+        L.append("")
+    if "status" in rx:
+        L.append(f"### REACT.STATUS over {STATUS_KEYS} items vs a native pipeline\n")
+        L.append(f"REACT.STATUS of one user over {STATUS_KEYS} random items of the family (before the REACT.SET"
+                 f" runs: {REACT_PRELOAD} reactions per item), one command per round trip (P=1, 50 clients),"
+                 f" against one round trip of {STATUS_KEYS} `HGETALL <counts>` + {STATUS_KEYS} `HGET <item> <user>`,"
+                 " measured as LIKE.STATUS is: two redis-benchmark runs at -P 100, items/s = 1 / (1/HGETALL/s +"
+                 f" 1/HGET/s); run lengths {rx.get('status_scale', REACT_STATUS_SCALE):g}× the LIKE.STATUS ones.\n")
+        L.append("| kinds | REACT.STATUS items/s | native items/s | ratio | server CPU µs per item REACT / native |"
+                 " detail | target | result |")
+        L.append("|---:|---:|---:|---:|---|---|---|---|")
+        for nk, s in sorted(rx["status"].items(), key=lambda t: int(t[0])):
+            ok = s["ratio"] >= T_REACT_STATUS
+            cpu_r = median([m["server_cpu_us_per_req"] for m in s["react_runs"]]) / STATUS_KEYS
+            cpu_n = (median([m["server_cpu_us_per_req"] for m in s["hgetall_runs"]])
+                     + median([m["server_cpu_us_per_req"] for m in s["hget_runs"]]))
+            hg = median([m["rps"] for m in s["hgetall_runs"]])
+            hh = median([m["rps"] for m in s["hget_runs"]])
+            L.append(f"| {nk} | {s['react_items_per_s']:,.0f} | {s['native_items_per_s']:,.0f} | {s['ratio']:.2f}× |"
+                     f" {cpu_r:.3f} / {cpu_n:.3f} | REACT.STATUS {s['react_requests_per_s']:,.0f} req/s, p50"
+                     f" {s['react_p50_ms']:.3f} ms, p99 {s['react_p99_ms']:.3f} ms; HGETALL {hg:,.0f}/s, HGET {hh:,.0f}/s"
+                     f" at P=100 | ≥ {T_REACT_STATUS:g}× | {mark(ok)} |")
+            targets.append((f"REACT.STATUS ×{STATUS_KEYS} vs HGETALL + HGET pipeline, {nk} kinds (items/s)",
+                            f"{s['ratio']:.2f}×", f"≥ {T_REACT_STATUS:g}×", ok))
+        L.append("")
+    if "memory" in rx:
+        m = rx["memory"]
+        bpr = m["bytes_per_reaction"]
+        L.append("### Memory per reaction\n")
+        L.append("`used_memory` delta after loading many items of n reactions (a fifth dislike, at least one: the"
+                 " 1-reaction item holds a dislike; the rest like; distinct random user IDs from [0, 2^32)),"
+                 " divided by the reactions, FLUSHALL + MEMORY PURGE before each load, the three stores of the"
+                 " same users in an order alternated by round, medians of the rounds (new IDs each). REACT ="
+                 f" `REACT.ADD m:<i> like ...` + `REACT.ADD m:<i> dislike ...`, {IDS_PER_CMD} users per command;"
+                 " two hashes = `HSET m:<i> user kind ...` + `HSET c:<i> like <n> dislike <n>` (Redis defaults:"
+                 " listpack up to 128 fields, then a hashtable); two LIKE keys = the likers in `m:<i>`, the"
+                 " dislikers in `d:<i>` (one key when a kind is empty). Items per size scaled as in the memory"
+                 " section, on a smaller budget: ~500k reactions, at most 50k items, at least 5 (quick: ~150k,"
+                 f" at most 15k, at least 3). A used_memory delta moves by up to a few KB between two loads of the"
+                 f" same data (jemalloc's extents), so differences within max({NOISE_B_PER_KEY} B,"
+                 f" {REACT_MEM_NOISE_LOAD} B / items) per item of a target count as met.\n")
+        L.append("| reactions/item | dislikes | items | REACT B/reaction | two hashes | hashes/REACT |"
+                 " two LIKE keys | REACT/two LIKE | MEMORY USAGE/reaction | target | result |")
+        L.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
+        vs_h, vs_l, ratio_big = [], [], []
+        for n in m["sizes"]:
+            g = lambda s: bpr[s][str(n)]["median"]
+            rr, hh, ll = g("react"), g("hashes"), g("likes2")
+            tol = max(NOISE_B_PER_KEY, REACT_MEM_NOISE_LOAD / m["nkeys"][str(n)])
+            ok_h = (rr - hh) * n <= tol
+            ok_l = (rr - ll) * n <= tol
+            tgt = "≤ hashes; ≤ two LIKE"
+            ok = ok_h and ok_l
+            if n >= T_REACT_MEM_FROM:
+                tgt = f"≤ hashes/{T_REACT_MEM:g}; ≤ two LIKE"
+                ok = ok and hh / rr >= T_REACT_MEM
+                ratio_big.append((hh / rr, n))
+            vs_h.append(((rr - hh) * n - tol, (rr - hh) * n, n, ok_h))
+            vs_l.append(((rr - ll) * n - tol, (rr - ll) * n, n, ok_l))
+            L.append(f"| {fmt_size(n)} | {m['dislikes'][str(n)]:,} | {m['nkeys'][str(n)]:,} | {rr:.2f} | {hh:.2f} |"
+                     f" {hh / rr:.2f}× | {ll:.2f} | {rr / ll:.2f}× | {m['module_reported'].get(str(n), float('nan')):.2f} |"
+                     f" {tgt} | {mark(ok)} |")
+        L.append("")
+        if ratio_big:
+            w = min(ratio_big)
+            targets.append((f"reactions memory from {fmt_size(T_REACT_MEM_FROM)}/item: two hashes / REACT",
+                            f"{w[0]:.2f}× (worst, at {fmt_size(w[1])})", f"≥ {T_REACT_MEM:g}×", w[0] >= T_REACT_MEM))
+        for name, items in (("two hashes", vs_h), ("two LIKE keys", vs_l)):
+            w = max(items)  # the furthest above its tolerance
+            targets.append((f"reactions memory, every size: REACT − {name} per item",
+                            f"{w[1]:+.1f} B/item (worst, at {fmt_size(w[2])})", "≤ 0", all(t[3] for t in items)))
+    if "like_vs_baseline" in rx:
+        write_like_vs_baseline(rx["like_vs_baseline"], L, targets)
+    else:
+        L.append("### LIKE.* on like-only keys: before/after reactions\n")
+        L.append("Not run: no `--baseline-module` (`bash bench/run.sh` builds the baseline module from"
+                 " `BASELINE=<git ref>`, default 27fa9c9, the last commit before reactions; `BASELINE=none` skips it)."
+                 " The table below shows this build only, which cannot show a regression.\n")
+    if "like" in rx:
+        tp = res.get("throughput", {})
+        src = "this run" if rx.get("throughput_in_run") else "an earlier run, merged"
+        L.append("### LIKE.* on like-only keys, P=16\n")
+        L.append(f"LIKE.ADD, LIKE.COUNT and LIKE.HAS as the throughput section runs them (same keys, data, ranges;"
+                 f" {rx.get('like_requests', REACT_LIKE_N):,} requests per run), the three interleaved over the rounds,"
+                 f" medians; next to the throughput section's P=16 figures ({src if tp else 'section not run'}).\n")
+        L.append("| command | req/s (this section) | server CPU µs/req | req/s (throughput section) | server CPU µs/req |"
+                 " native req/s (throughput section) |")
+        L.append("|---|---:|---:|---:|---:|---:|")
+        for name, e in rx["like"].items():
+            t = tp.get(f"{name}_P16")
+            cpu = lambda runs: median([x["server_cpu_us_per_req"] for x in runs])
+            other = (f"{t['like_rps']:,.0f} | {cpu(t['like']):.2f} | {t['native_rps']:,.0f}" if t else "n/a | n/a | n/a")
+            L.append(f"| LIKE.{name} | {e['rps']:,.0f} | {e['cpu_us']:.2f} | {other} |")
+        L.append("")
+
+
+def write_like_vs_baseline(cmp, L, targets):
+    rs = cmp["runs"]
+    L.append("### LIKE.* on like-only keys: before/after reactions\n")
+    L.append(f"Baseline: the module built from `{cmp['baseline']}` (bench/run.sh: `BASELINE=<git ref>`, in a temporary"
+             " git worktree); current: this build. Two fresh servers started the same way, loaded with the same"
+             f" like-only keys (the throughput section's: {READ_KEYS:,} keys of {READ_LIKES} likes, users from"
+             f" 10^12 + [0, {READ_KEYS:,})); `redis-benchmark -c 50 -P 1|16 --csv -e`: `LIKE.ADD lka:__rand_int__"
+             f" {UID}` (-r 100,000, into db {WRITE_DB}, flushed before each run), `LIKE.HAS lk:__rand_int__ {UID}`,"
+             f" `LIKE.COUNT lk:__rand_int__`, `LIKE.STATUS {UID}` + {STATUS_KEYS} × `lk:__rand_int__`"
+             f" (-r {READ_KEYS:,}). A round = one run of every command and P on each server, the two runs of a"
+             " command back to back, the server that goes first alternated by command and round;"
+             f" {cmp['rounds']} rounds. Ratio = median of the rounds' current/baseline req/s; req/s and server"
+             " CPU µs/req (the figure least sensitive to the client's share of the cores; from"
+             " /proc/<pid>/task/*/schedstat, to the ns, where /proc/<pid>/stat counts 10 ms ticks) = medians"
+             " of the rounds.\n")
+    L.append("| command | P | requests/run | baseline req/s | current req/s | current/baseline | rounds' ratios |"
+             " baseline rounds ± | server CPU µs/req baseline / current | CPU current/baseline | target | result |")
+    L.append("|---|---:|---:|---:|---:|---:|---|---:|---|---:|---|---|")
+    per_cmd = {}
+    for name, *_ in LIKE_CMP:
+        for P in (1, 16):
+            e = rs.get(f"{name}_P{P}")
+            if not e:
+                continue
+            ok = e["ratio"] >= T_LIKE_CMP
+            per_cmd.setdefault(name, []).append((P, e["ratio"], ok))
+            label = f"LIKE.STATUS ×{STATUS_KEYS}" if name == "STATUS" else f"LIKE.{name}"
+            L.append(f"| {label} | {P} | {e['requests_per_run']:,} | {e['baseline_rps']:,.0f} | {e['current_rps']:,.0f} |"
+                     f" {e['ratio']:.3f}× | {', '.join(f'{x:.2f}' for x in e['ratios'])} | ±{e['baseline_spread']:.1%} |"
+                     f" {e['baseline_cpu_us']:.2f} / {e['current_cpu_us']:.2f} | {e['cpu_ratio']:.3f}× |"
+                     f" ≥ {T_LIKE_CMP:g}× | {mark(ok)} |")
+    L.append("")
+    bs = [e["baseline_spread"] for e in rs.values()]
+    rsp = [e["ratio_spread"] for e in rs.values()]
+    L.append(f"Noise: the baseline's own rounds (the same module and data, one run per round) spread by"
+             f" ±{median(bs):.1%} around their median (median over the rows; ±{min(bs):.1%} to ±{max(bs):.1%}), and"
+             f" the rounds' ratios by ±{median(rsp):.1%} (±{min(rsp):.1%} to ±{max(rsp):.1%}); ± = half the range"
+             f" over the median. The target, current/baseline ≥ {T_LIKE_CMP:g}×, allows"
+             f" {1 - T_LIKE_CMP:.0%}: a ratio below it with a spread as wide as that is worth a re-run before it is"
+             " read as a regression; the CPU column is the cross-check. At P=1 both servers wait on the round"
+             " trip and the client, which compresses the ratio toward 1; the CPU column still shows the"
+             " server's own cost.\n")
+    for name, rows in per_cmd.items():
+        label = f"LIKE.STATUS ×{STATUS_KEYS}" if name == "STATUS" else f"LIKE.{name}"
+        targets.append((f"{label} like-only keys, current/baseline req/s (P=1, P=16)",
+                        ", ".join(f"P={P} {r:.3f}×" for P, r, _ in rows), f"≥ {T_LIKE_CMP:g}× each",
+                        all(ok for *_, ok in rows)))
+
+
 def write_report(res, args, outdir):
     L = []
     meta = res["meta"]
@@ -1445,6 +2105,9 @@ def write_report(res, args, outdir):
         L.append("")
         targets.append(("one hot key LIKE.ADD, P=16", f"{h['like_rps']:,.0f} likes/s", "≥ 500,000/s", ok))
 
+    if "reactions" in res:
+        write_reactions_report(res, L, targets)
+
     if "rdb" in res:
         r = res["rdb"]
         L.append("## RDB\n")
@@ -1549,6 +2212,8 @@ def machine_meta(args):
         git = "unknown"
     if os.path.abspath(args.module) != DEFAULT_MODULE:
         git += f"; module measured: {args.module}"
+    if args.baseline_module:
+        git += f"; baseline module (reactions: LIKE.* before/after): {args.baseline_label or args.baseline_module}"
     red = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.strip()
     red = red.split(" sha=")[0] + ", " + " ".join(x for x in red.split() if x.startswith("malloc="))
     cmd = "bash bench/run.sh" + (" --quick" if args.quick else "")
@@ -1561,11 +2226,15 @@ def main():
     ap.add_argument("--quick", action="store_true", help="small smoke-test run (not reference figures)")
     ap.add_argument("--module", default=DEFAULT_MODULE)
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
+    ap.add_argument("--baseline-module", default=None,
+                    help="liblike.so of an earlier build (bench/run.sh: BASELINE=<git ref>): the reactions section"
+                         " compares LIKE.* on like-only keys, this build against it")
+    ap.add_argument("--baseline-label", default=None, help="what the baseline module is (the git ref), for the report")
     ap.add_argument("--rounds", type=int, default=None, help="rounds per memory/RDB/UNLINK measurement (default 3, quick 2)")
     ap.add_argument("--tp-rounds", type=int, default=None,
                     help="A/B rounds per redis-benchmark comparison (default 5, quick 2): short runs, often alternated,"
                          " so that background load hits both sides alike")
-    ap.add_argument("--only", default="memory,shapes,throughput,hotkey,rdb,unlink",
+    ap.add_argument("--only", default="memory,shapes,throughput,hotkey,reactions,rdb,unlink",
                     help="comma-separated sections to run")
     ap.add_argument("--report-only", action="store_true",
                     help="rewrite results.md, memory.png and shapes.png from the existing results.json, measure nothing")
@@ -1609,6 +2278,8 @@ def main():
         return
     if not os.path.exists(args.module):
         sys.exit(f"module not found: {args.module} (run cargo build --release)")
+    if args.baseline_module and not os.path.exists(args.baseline_module):
+        sys.exit(f"baseline module not found: {args.baseline_module}")
     for tool in ("redis-server", "redis-benchmark"):
         if not shutil.which(tool):
             sys.exit(f"{tool} not found")
@@ -1628,6 +2299,7 @@ def main():
             ("shapes", "memory per like over ID shapes", run_shapes),
             ("throughput", "throughput", run_throughput),
             ("hotkey", "hot key", run_hotkey),
+            ("reactions", "reactions (REACT.*) vs hashes + script", run_reactions),
             ("unlink", "UNLINK", run_unlink),
         ]:
             if name in sections:
