@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 /// The number of #[test]s below that use the shared cluster in a default run (the `#[ignore]`d
 /// measurement not counted): the last one to finish stops it.
-static CLUSTER: Shared = Shared::new(6);
+static CLUSTER: Shared = Shared::new(7);
 
 type Model = HashMap<String, BTreeSet<u64>>;
 
@@ -1212,5 +1212,191 @@ fn failover_keeps_every_acknowledged_like() {
             let n: i64 = cmd("LIKE.COUNT").arg(k).query(&mut rc).unwrap();
             assert!(n >= users.len() as i64, "{k} on the rejoined replica: {n} < {}", users.len());
         }
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. Reaction keys (kinds besides like) moved to another node: MIGRATE (DUMP/RESTORE) of a slot.
+// ---------------------------------------------------------------------------------------------
+
+/// Every user of `kind` in `key`, paging REACT.USERS on a plain connection to its owner.
+fn kind_users_on(c: &mut redis::Connection, key: &str, kind: &[u8]) -> Vec<u64> {
+    let mut all: Vec<u64> = Vec::new();
+    loop {
+        let mut q = cmd("REACT.USERS");
+        q.arg(key).arg(kind).arg("LIMIT").arg(10_000);
+        if let Some(a) = all.last() {
+            q.arg("AFTER").arg(*a);
+        }
+        let page: Vec<u64> = q.query(c).unwrap_or_else(|e| panic!("REACT.USERS {key}: {e}"));
+        let done = page.len() < 10_000;
+        all.extend(page);
+        if done {
+            return all;
+        }
+    }
+}
+
+/// What one reaction key reads back as on the node `c` is connected to.
+#[derive(Debug, PartialEq)]
+struct ReactionState {
+    counts: Vec<(Vec<u8>, i64)>,
+    users: Vec<Vec<u64>>,
+    gets: Vec<Option<Vec<u8>>>,
+    digest: String,
+}
+
+fn reaction_state(c: &mut redis::Connection, key: &str, samples: &[u64]) -> ReactionState {
+    let counts: Vec<(Vec<u8>, i64)> = cmd("REACT.COUNTS").arg(key).query(c).unwrap();
+    let users = counts.iter().map(|(k, _)| kind_users_on(c, key, k)).collect();
+    let mut p = redis::pipe();
+    for u in samples {
+        p.cmd("REACT.GET").arg(key).arg(*u);
+    }
+    let gets: Vec<Option<Vec<u8>>> = p.query(c).unwrap();
+    let digest: String =
+        cmd("DEBUG").arg("DIGEST-VALUE").arg(key).query::<Vec<String>>(c).unwrap()[0].clone();
+    ReactionState { counts, users, gets, digest }
+}
+
+#[test]
+fn reaction_keys_moved_to_another_node_keep_every_reaction() {
+    on_empty_cluster(|cluster, seeds| {
+        let mut rng = StdRng::seed_from_u64(21);
+        let router = SlotRouter::connect(&seeds).expect("router");
+        // One slot (a hash tag) holding a big reaction key and a few small ones.
+        let post = "{rx:7}:post".to_string();
+        let slot = key_slot(&post);
+        let keys: Vec<String> = std::iter::once(post.clone())
+            .chain((0..6).map(|i| format!("{{rx:7}}:small:{i}")))
+            .collect();
+        assert!(keys.iter().all(|k| key_slot(k) == slot));
+        let src_addr = router.owner_of(slot).unwrap().to_string();
+        let mut src_c = cluster.server(&src_addr).conn();
+        // model: key -> kind -> users (users moved with REACT.ADD semantics)
+        let mut model: HashMap<String, HashMap<Vec<u8>, BTreeSet<u64>>> = HashMap::new();
+        let mut add = |c: &mut redis::Connection, key: &str, kind: &str, ids: &[u64]| {
+            let m = model.entry(key.to_string()).or_default();
+            for s in m.values_mut() {
+                for id in ids {
+                    s.remove(id);
+                }
+            }
+            m.entry(kind.as_bytes().to_vec()).or_default().extend(ids);
+            m.retain(|_, s| !s.is_empty());
+            for chunk in ids.chunks(10_000) {
+                let _: i64 = cmd("REACT.ADD").arg(key).arg(kind).arg(chunk).query(c).unwrap();
+            }
+        };
+        // like: 60k dense IDs (roaring); dislike: 5k random 63-bit IDs; and emoji kinds.
+        add(&mut src_c, &post, "like", &(0..60_000).collect::<Vec<u64>>());
+        let sparse: Vec<u64> = (0..5000).map(|_| rng.gen_range(0..=i64::MAX as u64)).collect();
+        add(&mut src_c, &post, "dislike", &sparse);
+        add(
+            &mut src_c,
+            &post,
+            "love",
+            &(0..300u64).map(|i| (1 << 32) + i * 7).collect::<Vec<u64>>(),
+        );
+        add(&mut src_c, &post, "👍", &[1]);
+        add(&mut src_c, &post, "😂", &(0..40u64).map(|i| 90_000 + i).collect::<Vec<u64>>());
+        add(&mut src_c, &post, "dislike", &(100..200).collect::<Vec<u64>>());
+        let kinds = ["like", "dislike", "up", "down", "🔥", "wow"];
+        for k in keys.iter().skip(1) {
+            for _ in 0..rng.gen_range(2..5) {
+                let kind = kinds[rng.gen_range(0..kinds.len())];
+                let ids: Vec<u64> =
+                    (0..rng.gen_range(1..20)).map(|_| rng.gen_range(0..50)).collect();
+                add(&mut src_c, k, kind, &ids);
+            }
+        }
+        let samples: Vec<u64> = (0..300)
+            .map(|i| match i % 3 {
+                0 => rng.gen_range(0..100_000),
+                1 => sparse[rng.gen_range(0..sparse.len())],
+                _ => rng.gen_range(0..=i64::MAX as u64),
+            })
+            .collect();
+        let before: Vec<ReactionState> =
+            keys.iter().map(|k| reaction_state(&mut src_c, k, &samples)).collect();
+        for (k, st) in keys.iter().zip(&before) {
+            let m = &model[k];
+            let mut want: Vec<(Vec<u8>, i64)> =
+                m.iter().map(|(k, s)| (k.clone(), s.len() as i64)).collect();
+            want.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            assert_eq!(st.counts, want, "REACT.COUNTS {k} as written");
+            for ((kind, _), users) in st.counts.iter().zip(&st.users) {
+                assert!(users.iter().eq(m[kind].iter()), "REACT.USERS {k} as written");
+            }
+            let gets: Vec<Option<Vec<u8>>> = samples
+                .iter()
+                .map(|u| m.iter().find(|(_, s)| s.contains(u)).map(|(k, _)| k.clone()))
+                .collect();
+            assert_eq!(st.gets, gets, "REACT.GET samples of {k} as written");
+        }
+        assert_eq!(before[0].counts.len(), 5);
+
+        // Move the slot to another primary by hand: MIGRATE (DUMP/RESTORE) of its keys.
+        let primaries = cluster.primaries();
+        let src = primaries.iter().find(|p| p.addr == src_addr).unwrap().clone();
+        let dst = primaries.iter().find(|p| p.addr != src_addr).unwrap().clone();
+        let mut dst_c = cluster.server(&dst.addr).conn();
+        setslot(&mut dst_c, slot, "IMPORTING", &src.id);
+        setslot(&mut src_c, slot, "MIGRATING", &dst.id);
+        let in_slot: Vec<String> =
+            cmd("CLUSTER").arg("GETKEYSINSLOT").arg(slot).arg(1000).query(&mut src_c).unwrap();
+        assert_eq!(in_slot.iter().collect::<BTreeSet<_>>(), keys.iter().collect::<BTreeSet<_>>());
+        let port = dst.addr.rsplit(':').next().unwrap();
+        let _: () = cmd("MIGRATE")
+            .arg("127.0.0.1")
+            .arg(port)
+            .arg("")
+            .arg(0)
+            .arg(10_000)
+            .arg("KEYS")
+            .arg(&in_slot)
+            .query(&mut src_c)
+            .expect("MIGRATE of reaction keys");
+        for p in [&dst, &src]
+            .into_iter()
+            .chain(primaries.iter().filter(|p| p.id != src.id && p.id != dst.id))
+        {
+            let mut c = cluster.server(&p.addr).conn();
+            setslot(&mut c, slot, "NODE", &dst.id);
+        }
+        let left: i64 = cmd("CLUSTER").arg("COUNTKEYSINSLOT").arg(slot).query(&mut src_c).unwrap();
+        assert_eq!(left, 0, "keys left on the old owner");
+        for (k, st) in keys.iter().zip(&before) {
+            let after = reaction_state(&mut dst_c, k, &samples);
+            assert!(
+                after == *st,
+                "{k}: the moved key reads back differently (REACT.COUNTS {:?} -> {:?})",
+                st.counts,
+                after.counts
+            );
+        }
+        // The new owner's replica has them too.
+        cluster.wait_healthy(Duration::from_secs(30));
+        cluster.wait_replicas_caught_up(Duration::from_secs(30));
+        let replica = cluster
+            .nodes_seen_by(&seeds[0])
+            .into_iter()
+            .find(|n| n.master_id.as_ref() == Some(&dst.id))
+            .expect("the new owner has a replica");
+        let mut rc = cluster.server(&replica.addr).conn();
+        let _: () = cmd("READONLY").query(&mut rc).unwrap();
+        for (k, st) in keys.iter().zip(&before) {
+            let d: Vec<String> = cmd("DEBUG").arg("DIGEST-VALUE").arg(k).query(&mut rc).unwrap();
+            assert_eq!(d[0], st.digest, "{k} on the new owner's replica");
+        }
+        // And the key keeps working through a cluster client (which follows the MOVED).
+        let mut cc = cluster.client();
+        let prev: Option<Vec<u8>> =
+            cmd("REACT.SET").arg(&post).arg(5).arg("👍").query(&mut cc).unwrap();
+        assert_eq!(prev.as_deref(), Some(&b"like"[..]));
+        let n: i64 = cmd("REACT.COUNT").arg(&post).arg("👍").query(&mut cc).unwrap();
+        assert_eq!(n, 2);
+        let n: i64 = cmd("LIKE.COUNT").arg(&post).query(&mut cc).unwrap();
+        assert_eq!(n, before[0].users[0].len() as i64 - 1, "LIKE.COUNT after one like moved to 👍");
     });
 }
