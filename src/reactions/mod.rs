@@ -191,10 +191,25 @@ impl Reactions {
     /// Every kind with at least one user and its count, by count descending,
     /// then kind bytewise ascending (REACT.COUNTS).
     pub fn counts(&self) -> Vec<(&[u8], u64)> {
-        let mut counts: Vec<(&[u8], u64)> =
-            self.kind_sets().map(|(kind, users)| (kind, users.len())).collect();
-        counts.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        let mut counts = Vec::with_capacity(self.kinds());
+        self.for_each_count(|kind, n| counts.push((kind, n)));
         counts
+    }
+
+    /// Calls `f` on each kind and its count in `counts`' order, with no
+    /// allocation (REACT.STATUS replies them for every key of a feed).
+    pub fn for_each_count<'a>(&'a self, mut f: impl FnMut(&'a [u8], u64)) {
+        let mut counts: [(&[u8], u64); KINDS_MAX] = [(&[], 0); KINDS_MAX];
+        let mut len = 0;
+        for (slot, (kind, users)) in counts.iter_mut().zip(self.kind_sets()) {
+            *slot = (kind, users.len());
+            len += 1;
+        }
+        let counts = &mut counts[..len];
+        counts.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        for &(kind, n) in counts.iter() {
+            f(kind, n);
+        }
     }
 
     /// Kinds with at least one user.

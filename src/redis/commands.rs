@@ -385,11 +385,12 @@ pub fn react_count(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
 /// Replies every kind with its count, by count descending then kind: a map
 /// under RESP3, a flat array under RESP2.
 fn reply_counts(ctx: &CommandCtx, v: Option<&Reactions>) {
-    let counts = v.map(Reactions::counts).unwrap_or_default();
-    ctx.reply_map(counts.len());
-    for (kind, n) in counts {
-        ctx.reply_bulk(kind);
-        ctx.reply_u64(n);
+    ctx.reply_map(v.map_or(0, Reactions::kinds));
+    if let Some(v) = v {
+        v.for_each_count(|kind, n| {
+            ctx.reply_bulk(kind);
+            ctx.reply_u64(n);
+        });
     }
 }
 
@@ -403,11 +404,13 @@ pub fn react_counts(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
 pub fn react_status(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
     let [_, user, keys @ ..] = args else { return Err(CmdError::WrongArity) };
     let id = user_id(*user)?;
-    // WRONGTYPE on any key fails the whole command before anything is replied.
-    keys.iter().try_for_each(|&k| ctx.open_key(k, KeyMode::Read).read(|_| ()))?;
+    // Every key is opened once and type-checked before anything is replied:
+    // WRONGTYPE on any key fails the whole command.
+    let opened: Vec<_> = keys.iter().map(|&k| ctx.open_key(k, KeyMode::Read)).collect();
+    opened.iter().try_for_each(|key| key.read(|_| ()))?;
     ctx.reply_array(keys.len());
-    for &k in keys {
-        ctx.open_key(k, KeyMode::Read).read(|v| {
+    for key in &opened {
+        key.read(|v| {
             ctx.reply_array(3);
             ctx.reply_u64(v.map_or(0, Reactions::count_all));
             ctx.reply_bulk_or_null(v.and_then(|v| v.get(id)));
