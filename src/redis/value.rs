@@ -115,9 +115,8 @@ pub unsafe fn with_value_mut<R>(
     // through into_value below (a panic in between aborts the process).
     let mut value = unsafe { from_value(word) };
     let r = f(&mut value);
-    if value.is_empty() {
-        return (r, None);
-    }
+    // An emptied value is an empty like-set (a table normalizes to one),
+    // which gives no word.
     let new = into_value(value);
     (r, (!new.is_null()).then_some(new))
 }
