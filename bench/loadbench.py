@@ -560,12 +560,19 @@ def server_us_per_call(srv, cmds, stat):
     return float(st["usec"]) / int(st["calls"])
 
 
-def shape_call_times(srv, shape, rng, rows, n, calls, reps):
+# The commands shape_call_times times: LIKE.*, or their native twins on SET keys (no TOGGLE).
+CALLS_LIKE = {"has": b"LIKE.HAS", "add": b"LIKE.ADD", "del": b"LIKE.DEL", "toggle": b"LIKE.TOGGLE",
+              "count": b"LIKE.COUNT"}
+CALLS_SET = {"has": b"SISMEMBER", "add": b"SADD", "del": b"SREM", "count": b"SCARD"}
+
+
+def shape_call_times(srv, shape, rng, rows, n, calls, reps, names=CALLS_LIKE):
     """Server usec per call of LIKE.HAS (half present, half absent IDs), LIKE.ADD (new IDs), LIKE.DEL
     (those IDs again) and LIKE.TOGGLE (half of them on, then off), single ID per call, `calls` calls
     per batch spread round-robin over the first min(keys, calls) keys; `reps` batches of each with
     new IDs, the median batch kept (a batch is ~10-50 ms: one preemption of the server by another
-    process shows in one batch, not in the median). Leaves the keys as they were."""
+    process shows in one batch, not in the median). Leaves the keys as they were. names=CALLS_SET
+    times SISMEMBER, SADD and SREM the same way on SET keys."""
     K = min(rows.shape[0], calls)
     per = -(-calls // K)
     if shape_gen(shape) == "dense":  # the next IDs n, n+1, ... in every batch (DEL removes them again)
@@ -574,24 +581,29 @@ def shape_call_times(srv, shape, rng, rows, n, calls, reps):
         new = absent_ids(shape, rng, rows[:K], n, per * reps)
     i = np.arange(calls)
     ks, js = i % K, i // K
-    c0 = srv.r.execute_command("LIKE.COUNT", "m:0")
-    runs = {"has": [], "add": [], "del": [], "toggle": []}
+    def timed(op, ids):
+        return server_us_per_call(srv, single_id_cmds(names[op], ks, ids), names[op].decode().lower())
+
+    count = names["count"]
+    c0 = srv.r.execute_command(count, "m:0")
+    runs = {op: [] for op in ("has", "add", "del", "toggle") if op in names}
     for rep in range(reps):
         add_ids = new[ks, rep * per + js]
         present = rows[ks, rng.integers(0, n, size=calls)]
         has_ids = np.where(i % 2 == 0, present, add_ids)
-        runs["has"].append(server_us_per_call(srv, single_id_cmds(b"LIKE.HAS", ks, has_ids), "like.has"))
-        runs["add"].append(server_us_per_call(srv, single_id_cmds(b"LIKE.ADD", ks, add_ids), "like.add"))
-        c1 = srv.r.execute_command("LIKE.COUNT", "m:0")
+        runs["has"].append(timed("has", has_ids))
+        runs["add"].append(timed("add", add_ids))
+        c1 = srv.r.execute_command(count, "m:0")
         if c1 != c0 + int(np.count_nonzero(ks == 0)):
-            raise RuntimeError(f"LIKE.COUNT m:0 {c0} -> {c1} after the LIKE.ADD of new IDs")
-        runs["del"].append(server_us_per_call(srv, single_id_cmds(b"LIKE.DEL", ks, add_ids), "like.del"))
-        h = calls // 2
-        tg = single_id_cmds(b"LIKE.TOGGLE", ks[:h], add_ids[:h])
-        runs["toggle"].append(server_us_per_call(srv, tg + tg, "like.toggle"))
-        c2 = srv.r.execute_command("LIKE.COUNT", "m:0")
+            raise RuntimeError(f"{count.decode()} m:0 {c0} -> {c1} after adding new IDs")
+        runs["del"].append(timed("del", add_ids))
+        if "toggle" in names:
+            h = calls // 2
+            tg = single_id_cmds(names["toggle"], ks[:h], add_ids[:h])
+            runs["toggle"].append(server_us_per_call(srv, tg + tg, "like.toggle"))
+        c2 = srv.r.execute_command(count, "m:0")
         if c2 != c0:
-            raise RuntimeError(f"LIKE.COUNT m:0 {c0} -> {c2} after ADD, DEL and TOGGLE twice")
+            raise RuntimeError(f"{count.decode()} m:0 {c0} -> {c2} after adding and removing the same IDs")
     out = {k: median(v) for k, v in runs.items()}
     out["keys"] = int(K)
     out["runs"] = runs
@@ -693,6 +705,10 @@ def measure_shape_size(srv, args, rng, shape, n):
                 except redis.exceptions.ResponseError:
                     pass
                 row["usec"] = shape_call_times(srv, shape, rng, rows, n, SHAPE_CALLS, SHAPE_CALL_REPS)
+            else:
+                # The native twins on the same IDs, in the same run: what this machine takes for a set op.
+                row["set_usec"] = shape_call_times(srv, shape, rng, rows, n, SHAPE_CALLS, SHAPE_CALL_REPS,
+                                                   names=CALLS_SET)
             if n >= SHAPE_RESTORE_MIN:
                 rr = 2 if args.quick else 3
                 row.setdefault("restore", {})[f"{kind}_us"] = restore_us(srv, payload, rr)
@@ -733,6 +749,7 @@ def run_shapes(srv, args, res):
                 f" LIKE {r['like']:.3f} SET {r['set']:.2f} bound {b:.3f}"
                 f" ({r['like'] / b if b else float('nan'):.2f}x) DUMP {r['like_dump_bytes_per_like']:.3f}"
                 f" | us ADD {u['add']:.2f} HAS {u['has']:.2f} DEL {u['del']:.2f} TOGGLE {u['toggle']:.2f}"
+                f" (SADD / SISMEMBER / SREM {native_us(r.get('set_usec'))})"
                 + (f" | RESTORE LIKE {median(r['restore']['like_us']) / 1000:.1f} ms"
                    f" SET {median(r['restore']['set_us']) / 1000:.1f} ms" if "restore" in r else ""))
 
@@ -1103,9 +1120,11 @@ def react_set_runs(srv, args, sha, nk):
     pair = 0
     for P in (1, 16):
         n = max(REACT_SET_N[P] // q // nk, REACT_SET_MIN_RUN[P] // q)
-        A, B = [], []
+        A, B, F = [], [], []
         for rnd in range(args.tp_rounds):
             ra, rb = [], []
+            # The round trip's ceiling: a no-op PING with the same clients, P and requests per run.
+            F.append(redis_benchmark(srv, ["PING"], n, P))
             for j, kind in enumerate(names):
                 seq = [("A", ["REACT.SET", "{r%d:__rand_int__}" % nk, UID, kind]),
                        ("B", ["EVALSHA", sha, "1", "{h%d:__rand_int__}" % nk, UID, kind])]
@@ -1127,6 +1146,7 @@ def react_set_runs(srv, args, sha, nk):
              "script_cmd": f"EVALSHA <sha> 1 {{h{nk}:__rand_int__}} {UID} <kind>",
              "react_ops": median([side_rps(a) for a in A]), "script_ops": median([side_rps(b) for b in B]),
              "ratios": ratios, "ratio": median(ratios),
+             "ping_runs": F, "ping_ops": median([m["rps"] for m in F]),
              "react_cpu_us": median([m["server_cpu_us_per_req"] for a in A for m in a]),
              "script_cpu_us": median([m["server_cpu_us_per_req"] for b in B for m in b]),
              "react_p50_ms": median([m["p50_ms"] for a in A for m in a]),
@@ -1139,7 +1159,8 @@ def react_set_runs(srv, args, sha, nk):
         out[f"P{P}"] = e
         before = after
         log(f"  REACT.SET {nk} kinds P={P:<2} REACT {e['react_ops']:>11,.0f}/s  script {e['script_ops']:>11,.0f}/s"
-            f"  ratio {e['ratio']:.2f} (new reactions {e['react_new_share']:.0%} / {e['script_new_share']:.0%})")
+            f"  ratio {e['ratio']:.2f} (new reactions {e['react_new_share']:.0%} / {e['script_new_share']:.0%})"
+            f"  PING {e['ping_ops']:,.0f}/s = {e['ping_ops'] / e['script_ops']:.2f}x the script")
     return out
 
 
@@ -1590,6 +1611,11 @@ def shapes_cliff(sizes, bpl):
     return worst
 
 
+def native_us(u):
+    """The SADD / SISMEMBER / SREM µs cell of a shapes row (n/a in results of runs before they were timed)."""
+    return f"{u['add']:.2f} / {u['has']:.2f} / {u['del']:.2f}" if u else "n/a"
+
+
 def write_shapes_report(res, L, targets):
     sh = res["shapes"]
     rows = sh["rows"]
@@ -1622,14 +1648,16 @@ def write_shapes_report(res, L, targets):
              " the keys of the size (so every call hits a key of that size; 10M: one key); median of"
              f" {sh.get('call_reps', 1)} batches with new IDs each (a preemption of the server by another process"
              " inflates one batch, not the median; every batch is in results.json): HAS of IDs half present half absent, ADD of new IDs of the shape"
-             " (dense: the next IDs n, n+1, ...), DEL of those IDs, TOGGLE of half of them on then off.\n")
+             " (dense: the next IDs n, n+1, ...), DEL of those IDs, TOGGLE of half of them on then off."
+             " SADD / SISMEMBER / SREM µs: the same batches of the same IDs against the SET keys of the size, in"
+             " the same run (what a native set operation takes on this machine at that size).\n")
     if quick:
         L.append("QUICK run: sizes of 1M and up skipped; the shapes measured only at 1M are measured at 100k"
                  " (their 1M targets judged there).\n")
     L.append("![bytes per like vs likes per key, per ID shape](shapes.png)\n")
     L.append("| shape | likes/key | keys | LIKE B/like | SET B/like | bound B/like | LIKE/bound | DUMP B/like |"
-             " DUMP/bound | ADD µs | HAS µs | DEL µs | TOGGLE µs | target | result |")
-    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
+             " DUMP/bound | ADD µs | HAS µs | DEL µs | TOGGLE µs | SADD / SISMEMBER / SREM µs | target | result |")
+    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
     rb = lambda x, b: f"{x / b:.2f}×" if b else "n/a"
     for s in order:
         sizes = sorted(int(n) for n in rows[s])
@@ -1642,6 +1670,7 @@ def write_shapes_report(res, L, targets):
             L.append(f"| {label(s)} | {fmt_size(n)} | {r['nkeys']:,} | {r['like']:.3f} | {r['set']:.2f} | {bcol} |"
                      f" {rb(r['like'], b)} | {r['like_dump_bytes_per_like']:.3f} | {rb(r['like_dump_bytes_per_like'], b)} |"
                      f" {u['add']:.2f} | {u['has']:.2f} | {u['del']:.2f} | {u['toggle']:.2f} |"
+                     f" {native_us(r.get('set_usec'))} |"
                      f" {'; '.join(lbl for lbl, _ in checks)} | {'PASS' if not miss else '**MISS**: ' + ', '.join(miss)} |")
     L.append("")
 
@@ -1711,9 +1740,13 @@ def write_shapes_report(res, L, targets):
         w = max(cliffs)
         targets.append(("shapes: no cliff (bytes/like rise to a larger size)",
                         f"{w[0]:.2f}× (worst, {label(w[1])} {fmt_size(w[2])} → {fmt_size(w[3])})", f"≤ {T_CLIFF}×", w[0] <= T_CLIFF))
+    twin = {"add": "SADD", "has": "SISMEMBER", "del": "SREM"}
     for k, nm in (("add", "LIKE.ADD"), ("has", "LIKE.HAS"), ("del", "LIKE.DEL"), ("toggle", "LIKE.TOGGLE")):
         w = worst([(r["usec"][k], s, n) for s, n, r in allr], None)
-        targets.append((f"shapes: {nm} server µs/call, every shape and size", f"{w[0]:.2f} µs (worst, {label(w[1])} at {fmt_size(w[2])})",
+        native = rows[w[1]][str(w[2])].get("set_usec")
+        there = f"; {twin[k]} there {native[k]:.2f} µs" if native and k in twin else ""
+        targets.append((f"shapes: {nm} server µs/call, every shape and size",
+                        f"{w[0]:.2f} µs (worst, {label(w[1])} at {fmt_size(w[2])}{there})",
                         f"≤ {T_US:g} µs", w[0] <= T_US))
     w = worst([(r["like_dump_bytes_per_like"] / r["bound"], s, n) for s, n, r in allr
                if n >= 1000 and SHAPES[s]["U"] is not None], None)
@@ -1795,20 +1828,32 @@ def write_reactions_report(res, L, targets):
                  " stores get the same requests, so they hold statistically the same data all along (the share"
                  " of requests that added a reaction, rather than changed or kept one, is shown per side)."
                  " A side's ops/s in a round = its requests / the time of its runs; ratio = median of the rounds'"
-                 " ratios; ops/s = medians of the rounds.\n")
-        L.append("| kinds | P | REACT.SET ops/s | script ops/s | ratio | rounds' ratios | server CPU µs/op REACT / script |"
-                 " p50 / p99 ms REACT | p50 / p99 ms script | new reactions REACT / script | target | result |")
-        L.append("|---:|---:|---:|---:|---:|---|---|---|---|---|---|---|")
+                 " ratios; ops/s = medians of the rounds. PING: a redis-benchmark run of PING per round (same"
+                 " clients, P and requests as one run of a side), median of the rounds; PING/script is the"
+                 " highest ratio any command can reach at that P on this machine (the round trip's and"
+                 " redis-benchmark's own cost, with no work in the server). Instructions per request, which"
+                 " the two cores' scheduling does not move, are in bench/README.md (callgrind).\n")
+        L.append("| kinds | P | REACT.SET ops/s | script ops/s | ratio | rounds' ratios | PING ops/s | PING/script (ceiling) |"
+                 " server CPU µs/op REACT / script | p50 / p99 ms REACT | p50 / p99 ms script |"
+                 " new reactions REACT / script | target | result |")
+        L.append("|---:|---:|---:|---:|---:|---|---:|---:|---|---|---|---|---|---|")
         for nk, fam in sorted(rx["set"].items(), key=lambda t: int(t[0])):
             for P in (1, 16):
                 e = fam.get(f"P{P}")
                 if not e:
                     continue
                 ok = e["ratio"] >= T_REACT_SET
+                ping = e.get("ping_ops")
+                ceiling = ping / e["script_ops"] if ping else None
+                result = mark(ok)
+                if not ok and ceiling is not None and ceiling < T_REACT_SET:
+                    result += f" (ceiling {ceiling:.2f}×)"
                 L.append(f"| {nk} | {P} | {e['react_ops']:,.0f} | {e['script_ops']:,.0f} | {e['ratio']:.2f}× |"
-                         f" {', '.join(f'{x:.2f}' for x in e['ratios'])} | {e['react_cpu_us']:.2f} / {e['script_cpu_us']:.2f} |"
+                         f" {', '.join(f'{x:.2f}' for x in e['ratios'])} |"
+                         f" {f'{ping:,.0f}' if ping else 'n/a'} | {f'{ceiling:.2f}×' if ceiling else 'n/a'} |"
+                         f" {e['react_cpu_us']:.2f} / {e['script_cpu_us']:.2f} |"
                          f" {e['react_p50_ms']:.3f} / {e['react_p99_ms']:.3f} | {e['script_p50_ms']:.3f} / {e['script_p99_ms']:.3f} |"
-                         f" {e['react_new_share']:.0%} / {e['script_new_share']:.0%} | ≥ {T_REACT_SET:g}× | {mark(ok)} |")
+                         f" {e['react_new_share']:.0%} / {e['script_new_share']:.0%} | ≥ {T_REACT_SET:g}× | {result} |")
                 targets.append((f"REACT.SET vs script (2 hashes), {nk} kinds, P={P}", f"{e['ratio']:.2f}×",
                                 f"≥ {T_REACT_SET:g}×", ok))
         L.append("")
