@@ -12,8 +12,28 @@
 //! The byte length is exactly what those bits need; a run with n = 1 is the
 //! 11-byte header alone.
 
+use std::cell::RefCell;
+
 /// Header bytes of a coded run.
 pub const HEADER: usize = 11;
+
+thread_local! {
+    /// A write's new code, reused from write to write (a packed block's code
+    /// is copied into its own block, so the buffer needs no allocation of its own).
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with an empty buffer for a new code: the thread's reused one.
+pub fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            buf.clear();
+            f(&mut buf)
+        }
+        // Only a nested call finds it taken (none does today): a buffer of its own.
+        Err(_) => f(&mut Vec::new()),
+    })
+}
 
 /// Low bits per offset for `count` offsets spread up to `max_offset`.
 fn low_bits(count: u64, max_offset: u64) -> u32 {

@@ -174,12 +174,15 @@ unsafe impl Send for Packed {}
 // SAFETY: shared access only reads; every mutation takes `&mut self`.
 unsafe impl Sync for Packed {}
 
-/// The block's layout. The length field is at most LEN_MAX (the policy keeps
-/// arrays to `like.packed-max` IDs, codes to one elias-fano block), far below
+/// The block's layout: the header and body rounded up to the allocator's size
+/// class, which the block takes whole (the allocator would round it up all
+/// the same), so that a write that stays within the class reallocates
+/// nothing. The length field is at most LEN_MAX (the policy keeps arrays to
+/// `like.packed-max` IDs, codes to one elias-fano block), far below
 /// isize::MAX: a failure here is a broken invariant, and writing the body
 /// into any other layout would corrupt memory.
 fn layout(header: usize, kind: u64, len: usize) -> Layout {
-    let size = header + body_bytes(kind, len.min(LEN_MAX));
+    let size = allocated(header + body_bytes(kind, len.min(LEN_MAX)));
     match Layout::from_size_align(size, ALIGN) {
         Ok(layout) if len <= LEN_MAX => layout,
         _ => panic!("packed block of kind {kind}, length {len} has no valid layout"),
@@ -362,17 +365,20 @@ impl Packed {
         }
     }
 
-    /// Sets the length field to `len`, reallocating the body to its size.
+    /// Sets the length field to `len`, reallocating the block when its size
+    /// class changes.
     fn resize(&mut self, len: usize) {
         let (h, kind, old) = (self.header(), self.kind(), self.len_field());
-        let new_layout = layout(h, kind, len);
-        // SAFETY: the block was allocated with layout(h, kind, old); the new
-        // size is non-zero and valid for the same alignment.
-        let raw = unsafe {
-            alloc::realloc(self.ptr.as_ptr() as *mut u8, layout(h, kind, old), new_layout.size())
-        } as *mut u64;
-        let Some(ptr) = NonNull::new(raw) else { alloc::handle_alloc_error(new_layout) };
-        self.ptr = ptr;
+        let (old_layout, new_layout) = (layout(h, kind, old), layout(h, kind, len));
+        if new_layout.size() != old_layout.size() {
+            // SAFETY: the block was allocated with layout(h, kind, old); the
+            // new size is non-zero and valid for the same alignment.
+            let raw = unsafe {
+                alloc::realloc(self.ptr.as_ptr() as *mut u8, old_layout, new_layout.size())
+            } as *mut u64;
+            let Some(ptr) = NonNull::new(raw) else { alloc::handle_alloc_error(new_layout) };
+            self.ptr = ptr;
+        }
         let word = self.word();
         self.set_word(word & !LEN_MASK | (len as u64) << LEN_SHIFT);
     }
@@ -403,19 +409,17 @@ impl Packed {
                 true
             }
         };
-        if let Some(code) = self.code() {
-            let mut out = Vec::new();
-            return match ef_run::insert(code, id, &mut out) {
+        if self.kind() == KIND_CODED {
+            return ef_run::with_scratch(|out| match ef_run::insert(self.body(), id, out) {
                 Some(false) => false,
                 Some(true)
-                    if out.len() <= BLOCK_BYTES_MAX
-                        && Run::trusted(&out).len() <= BLOCK_IDS_MAX =>
+                    if out.len() <= BLOCK_BYTES_MAX && Run::trusted(out).len() <= BLOCK_IDS_MAX =>
                 {
-                    self.set_code(&out);
+                    self.set_code(out);
                     true
                 }
                 _ => self.rebuild(add),
-            };
+            });
         }
         let pos = match self.view().search(id) {
             Ok(_) => return false,
@@ -434,12 +438,11 @@ impl Packed {
 
     /// Removes `id`; false if absent.
     pub fn remove(&mut self, id: u64) -> bool {
-        if let Some(code) = self.code() {
-            let mut out = Vec::new();
-            return match ef_run::remove(code, id, &mut out) {
+        if self.kind() == KIND_CODED {
+            return ef_run::with_scratch(|out| match ef_run::remove(self.body(), id, out) {
                 Some(false) => false,
                 Some(true) => {
-                    self.set_code(&out);
+                    self.set_code(out);
                     true
                 }
                 None => self.rebuild(|ids| match ids.binary_search(&id) {
@@ -449,7 +452,7 @@ impl Packed {
                     }
                     Err(_) => false,
                 }),
-            };
+            });
         }
         let Ok(pos) = self.view().search(id) else { return false };
         let (len, w) = (self.len_field(), self.width().unwrap_or(8));

@@ -218,10 +218,12 @@ impl CommandCtx {
         flags & raw::REDISMODULE_CTX_FLAGS_LOADING as c_int != 0
     }
 
-    /// Replicates the command as it was called.
-    pub fn replicate_verbatim(&self) {
+    /// A write changed `key`, and replays as it was called: replicated
+    /// verbatim, then `changed`.
+    pub fn wrote(&self, event: &'static std::ffi::CStr, key: Arg<'_>, deleted: bool) {
         // SAFETY: a live command context.
         unsafe { api!(RedisModule_ReplicateVerbatim)(self.raw()) };
+        self.changed(event, key, deleted);
     }
 
     /// Replicates `command key user`.

@@ -25,9 +25,21 @@ fn user_id(arg: Arg<'_>) -> Result<u64, CmdError> {
     parse_user_id(bytes).ok_or_else(|| bad_user_id(bytes))
 }
 
-/// Checks every user argument up front (no allocation on success).
-fn check_users(users: &[Arg<'_>]) -> CmdResult {
-    users.iter().try_for_each(|&u| user_id(u).map(drop))
+/// Calls `f` with the user IDs of `users`, every one checked first (a bad
+/// one is the error, and nothing is written): on the stack for up to
+/// `STACK_IDS` of them, so a write of a few users allocates nothing.
+fn with_user_ids<R>(users: &[Arg<'_>], f: impl FnOnce(&[u64]) -> R) -> Result<R, CmdError> {
+    const STACK_IDS: usize = 16;
+    if users.len() <= STACK_IDS {
+        let mut ids = [0u64; STACK_IDS];
+        for (slot, &user) in ids.iter_mut().zip(users) {
+            *slot = user_id(user)?;
+        }
+        Ok(f(&ids[..users.len()]))
+    } else {
+        let ids = users.iter().map(|&user| user_id(user)).collect::<Result<Vec<_>, _>>()?;
+        Ok(f(&ids))
+    }
 }
 
 fn wall_clock_ms() -> Option<u64> {
@@ -42,28 +54,6 @@ fn now_ms(ctx: &CommandCtx) -> Option<u64> {
     } else {
         wall_clock_ms()
     }
-}
-
-/// Adds or removes every user of a like-only key; the number changed. Adds
-/// are recorded as recent activity (once, and only when something was added).
-fn apply(ctx: &CommandCtx, set: &mut LikeSet, users: &[Arg<'_>], add: bool) -> u64 {
-    let policy = config::policy();
-    let n = users
-        .iter()
-        .filter_map(|&u| parse_user_id(u.bytes()))
-        .filter(|&id| if add { set.insert(id, None, &policy) } else { set.remove(id, &policy) })
-        .count() as u64;
-    if add && n > 0 {
-        if let Some(now) = now_ms(ctx) {
-            set.record_adds(now, n);
-        }
-    }
-    n
-}
-
-/// The user IDs of checked arguments.
-fn user_ids(users: &[Arg<'_>]) -> Vec<u64> {
-    users.iter().filter_map(|&u| parse_user_id(u.bytes())).collect()
 }
 
 fn too_many_kinds(_: TooManyKinds) -> CmdError {
@@ -85,16 +75,14 @@ fn kind_arg(arg: Arg<'_>) -> Result<Kind, CmdError> {
 /// LIKE.ADD key user [user ...] — REACT.ADD of the kind `like`.
 pub fn add(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
     let [_, key, users @ ..] = args else { return Err(CmdError::WrongArity) };
-    check_users(users)?;
-    let added = ctx.open_key(*key, KeyMode::Write).update(|value| match value {
-        Reactions::Likes(set) => Ok(apply(ctx, set, users, true)),
-        Reactions::Table(_) => value
-            .add(&Kind::LIKE, &user_ids(users), now_ms(ctx), &config::policy())
-            .map_err(too_many_kinds),
-    })??;
+    let policy = config::policy();
+    let added = with_user_ids(users, |ids| {
+        ctx.open_key(*key, KeyMode::Write).update(|value| {
+            value.add(&Kind::LIKE, ids, now_ms(ctx), &policy).map_err(too_many_kinds)
+        })
+    })???;
     if added > 0 {
-        ctx.replicate_verbatim();
-        ctx.changed(c"like.add", *key, false);
+        ctx.wrote(c"like.add", *key, false);
     }
     ctx.reply_u64(added);
     Ok(())
@@ -103,18 +91,14 @@ pub fn add(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
 /// LIKE.DEL key user [user ...] — removes `like` reactions only.
 pub fn del(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
     let [_, key, users @ ..] = args else { return Err(CmdError::WrongArity) };
-    check_users(users)?;
+    let policy = config::policy();
     // On an empty key nothing is removed and nothing is created.
-    let (removed, gone) = ctx.open_key(*key, KeyMode::Write).update(|value| {
-        let removed = match value {
-            Reactions::Likes(set) => apply(ctx, set, users, false),
-            Reactions::Table(_) => value.remove_kind(LIKE, &user_ids(users), &config::policy()),
-        };
-        (removed, value.is_empty())
-    })?;
+    let (removed, gone) = with_user_ids(users, |ids| {
+        ctx.open_key(*key, KeyMode::Write)
+            .update(|value| (value.remove_kind(LIKE, ids, &policy), value.is_empty()))
+    })??;
     if removed > 0 {
-        ctx.replicate_verbatim();
-        ctx.changed(c"like.del", *key, gone);
+        ctx.wrote(c"like.del", *key, gone);
     }
     ctx.reply_u64(removed);
     Ok(())
@@ -317,8 +301,7 @@ pub fn react_set(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
         .open_key(*key, KeyMode::Write)
         .update(|value| value.set(id, &kind, now_ms(ctx), &policy).map_err(too_many_kinds))??;
     if outcome.changed {
-        ctx.replicate_verbatim();
-        ctx.changed(c"react.set", *key, false);
+        ctx.wrote(c"react.set", *key, false);
     }
     ctx.reply_bulk_or_null(outcome.previous.as_ref().map(Kind::as_bytes));
     Ok(())
@@ -328,15 +311,13 @@ pub fn react_set(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
 pub fn react_add(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
     let [_, key, kind, users @ ..] = args else { return Err(CmdError::WrongArity) };
     let kind = kind_arg(*kind)?;
-    check_users(users)?;
-    let ids = user_ids(users);
     let policy = config::policy();
-    let added = ctx
-        .open_key(*key, KeyMode::Write)
-        .update(|value| value.add(&kind, &ids, now_ms(ctx), &policy).map_err(too_many_kinds))??;
+    let added = with_user_ids(users, |ids| {
+        ctx.open_key(*key, KeyMode::Write)
+            .update(|value| value.add(&kind, ids, now_ms(ctx), &policy).map_err(too_many_kinds))
+    })???;
     if added > 0 {
-        ctx.replicate_verbatim();
-        ctx.changed(c"react.set", *key, false);
+        ctx.wrote(c"react.set", *key, false);
     }
     ctx.reply_u64(added);
     Ok(())
@@ -345,15 +326,13 @@ pub fn react_add(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
 /// REACT.DEL key user [user ...] — removes reactions of any kind.
 pub fn react_del(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
     let [_, key, users @ ..] = args else { return Err(CmdError::WrongArity) };
-    check_users(users)?;
-    let ids = user_ids(users);
     let policy = config::policy();
-    let (removed, gone) = ctx
-        .open_key(*key, KeyMode::Write)
-        .update(|value| (value.remove_any(&ids, &policy), value.is_empty()))?;
+    let (removed, gone) = with_user_ids(users, |ids| {
+        ctx.open_key(*key, KeyMode::Write)
+            .update(|value| (value.remove_any(ids, &policy), value.is_empty()))
+    })??;
     if removed > 0 {
-        ctx.replicate_verbatim();
-        ctx.changed(c"react.del", *key, gone);
+        ctx.wrote(c"react.del", *key, gone);
     }
     ctx.reply_u64(removed);
     Ok(())
