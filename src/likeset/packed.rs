@@ -3,8 +3,9 @@
 //! largest (2, 4 or 8 bytes, in the spirit of Redis's intset) or, when that
 //! is smaller, as one Elias-Fano coded run (`ef_run`: about 2 + log2(range / n)
 //! bits per ID) of at most one `elias-fano` block's size (1 KiB, 1024 IDs).
-//! `from_sorted` picks the smaller. The block is reallocated to
-//! the exact size on every change, so a small set pays no spare capacity.
+//! `from_sorted` picks the smaller. The block takes its allocator
+//! size class whole (what the allocator gives it anyway), so a small set pays
+//! no spare capacity and a write reallocates only when it crosses a class.
 //!
 //! The header is one word, as small as an intset's (8 bytes), whenever the
 //! set's recent activity fits in it: no likes in the last hour, or likes in

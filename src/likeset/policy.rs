@@ -50,9 +50,17 @@ impl Default for Policy {
 /// under a microsecond and small sets at 4 B/like.
 pub const DEFAULT_PACKED_MAX: usize = 16_384;
 
-/// Sets larger than this are not re-measured: their form is settled, and a
-/// pass over millions of IDs would stall one write.
-const CHECK_MAX: usize = 1 << 20;
+/// After a write, sets up to this size are measured ID by ID (a pass of at
+/// most a few hundred microseconds); larger `elias-fano` and `roaring` sets
+/// from their blocks and containers (`bounds`), so that no check stalls a
+/// write to a big set (a pass over 1M IDs took 19 ms), and a set of any size
+/// still moves when its density changes.
+const EXACT_MAX: usize = 4096;
+
+/// A loaded set is measured ID by ID up to this size (loading is a pass over
+/// its IDs anyway), by `bounds` beyond: a roaring shard of 2^24 IDs fits in
+/// a few bytes of payload, and a pass over millions of IDs would stall the load.
+const LOAD_EXACT_MAX: usize = 1 << 20;
 
 /// The smallest form for strictly ascending IDs.
 pub(super) fn form_for_sorted(ids: &[u64], activity: Activity, policy: &Policy) -> Repr {
@@ -97,8 +105,8 @@ pub(super) fn hold_activity(repr: &mut Repr, activity: Activity) {
 pub(super) fn after_insert(repr: &mut Repr, policy: &Policy) {
     let len = repr.form().map_or(0, |f| f.len()) as usize;
     let forced = matches!(repr, Repr::Packed(_)) && len > policy.packed_max;
-    if forced || (len <= CHECK_MAX && size_check_due(len)) {
-        reform(repr, policy, forced);
+    if forced || size_check_due(len) {
+        reform(repr, policy, forced, len > EXACT_MAX);
     }
 }
 
@@ -111,7 +119,7 @@ pub(super) fn after_remove(repr: &mut Repr, policy: &Policy) {
         Repr::Single(_) => *repr = Repr::Empty,
         _ if len == 0 => *repr = Repr::Empty,
         _ if len == 1 => shrink_to_single(repr),
-        _ if len <= CHECK_MAX && size_check_due(len) => reform(repr, policy, false),
+        _ if size_check_due(len) => reform(repr, policy, false, len > EXACT_MAX),
         _ => {}
     }
 }
@@ -123,13 +131,8 @@ pub(super) fn settle(repr: &mut Repr, policy: &Policy) {
         0 => *repr = Repr::Empty,
         1 => shrink_to_single(repr),
         len => {
-            // Past CHECK_MAX a set keeps its form, as after writes: a pass over
-            // every ID of a huge payload (a roaring shard of 2^24 IDs fits in
-            // 4 KB) would stall the load.
             let forced = matches!(repr, Repr::Packed(p) if p.len() > policy.packed_max);
-            if forced || len as usize <= CHECK_MAX {
-                reform(repr, policy, forced);
-            }
+            reform(repr, policy, forced, len as usize > LOAD_EXACT_MAX);
         }
     }
     if let Repr::Roaring(r) = repr {
@@ -164,18 +167,31 @@ fn size_check_due(len: usize) -> bool {
 }
 
 /// Moves a set of two or more IDs to the smallest allowed form, when that is
-/// clearly smaller than its current one or the current one is not allowed.
-fn reform(repr: &mut Repr, policy: &Policy, forced: bool) {
+/// clearly smaller than its current one or the current one is not allowed;
+/// a big `elias-fano` or `roaring` set compared `by_blocks` (`bounds`), any
+/// other ID by ID.
+fn reform(repr: &mut Repr, policy: &Policy, forced: bool, by_blocks: bool) {
+    if let (Repr::Roaring(r), true) = (&mut *repr, by_blocks) {
+        // Its own heap counts: its stores as small as they get (runs where
+        // smaller), as the bound of the other form counts them.
+        r.optimize();
+    }
     let Some(form) = repr.form() else { return };
     let current = form.encoding();
-    let sizes = measure(form, policy);
-    // The current form is compared by the same estimate as the others (a
-    // packed block by its exact size): measured against its real heap, a
-    // form the estimate undercounts (roaring's stores) would be left on the
-    // next check for the one it just replaced.
-    let current_bytes = match sizes.iter().find(|&&(e, _)| e == current) {
-        Some(&(_, bytes)) if current != Encoding::Packed => bytes,
-        _ => form.heap_bytes() - form.activity().heap_bytes(),
+    let (sizes, current_bytes) = match by_blocks.then(|| bounds(repr)).flatten() {
+        Some(bounds) => bounds,
+        None => {
+            let sizes = measure(form, policy);
+            // The current form is compared by the same estimate as the others
+            // (a packed block by its exact size): measured against its real
+            // heap, a form the estimate undercounts (roaring's stores) would
+            // be left on the next check for the one it just replaced.
+            let current_bytes = match sizes.iter().find(|&&(e, _)| e == current) {
+                Some(&(_, bytes)) if current != Encoding::Packed => bytes,
+                _ => form.heap_bytes() - form.activity().heap_bytes(),
+            };
+            (sizes, current_bytes)
+        }
     };
     // A packed set is measured against itself too: its array may have
     // become larger than its code, or the other way round.
@@ -214,6 +230,56 @@ fn measure(form: &dyn Form, policy: &Policy) -> Vec<(Encoding, usize)> {
         sizes.push((Encoding::Packed, Packed::bytes_for(len, first.unwrap_or(0), max)));
     }
     sizes
+}
+
+/// An `elias-fano` or `roaring` set's own heap and an upper bound of the
+/// other form's, from its blocks or containers, in O(blocks): upper bounds
+/// both ways, so a set moves only when the other form is surely smaller, and
+/// cannot move back on the next check. Blind to runs inside a block that
+/// is not one run: a set that becomes runs while `elias-fano` may stay so
+/// (the ID-by-ID checks up to EXACT_MAX put a set of runs in `roaring` early).
+/// None for the other forms (measured ID by ID).
+#[allow(clippy::type_complexity)]
+fn bounds(repr: &Repr) -> Option<(Vec<(Encoding, usize)>, usize)> {
+    match repr {
+        Repr::EliasFano(ef) => {
+            let own = ef.coded_bytes();
+            let mut roaring = RoaringEstimate::default();
+            for code in ef.runs() {
+                let run = ef_run::Run::trusted(code);
+                roaring.push_block(run.first(), run.last(), run.len() as u64);
+            }
+            Some((vec![(Encoding::EliasFano, own), (Encoding::Roaring, roaring.finish())], own))
+        }
+        Repr::Roaring(r) => {
+            let own = r.bitmap_bytes();
+            let shards = r.shards().filter_map(|(key, bm)| {
+                let base = key << roaring::SHIFT;
+                Some((bm.len(), base | u64::from(bm.min()?), base | u64::from(bm.max()?)))
+            });
+            Some((vec![(Encoding::Roaring, own), (Encoding::EliasFano, ef_bound(shards))], own))
+        }
+        _ => None,
+    }
+}
+
+/// More than the `elias-fano` bytes of sets of `n` IDs from `first` to
+/// `last`, whatever their spread: a coded run of n IDs over a range of u
+/// takes at most n (log2(u / n) + 3) bits, and cutting it into blocks only
+/// narrows each block's range; blocks are at least half full.
+fn ef_bound(sets: impl Iterator<Item = (u64, u64, u64)>) -> usize {
+    let (mut code, mut blocks) = (0usize, 0usize);
+    for (n, first, last) in sets {
+        let n = n.max(1);
+        let per_id = u64::from((last - first).max(n).div_ceil(n).ilog2()) + 3;
+        let bytes = (n * per_id).div_ceil(8) as usize;
+        let cut =
+            bytes / (elias_fano::BLOCK_BYTES_MAX / 2) + n as usize / elias_fano::BLOCK_IDS_MAX + 1;
+        code += bytes;
+        blocks += cut;
+    }
+    // Each block: its header, and up to a size class's spacing of slack.
+    EliasFano::bytes_for(blocks, code + blocks * (ef_run::HEADER + 128))
 }
 
 fn convert(repr: &mut Repr, to: Encoding) {
@@ -281,6 +347,16 @@ struct RoaringEstimate {
 
 impl RoaringEstimate {
     fn push(&mut self, id: u64) {
+        self.enter(id);
+        if self.prev.is_none_or(|p| p + 1 != id) {
+            self.runs += 1;
+        }
+        self.prev = Some(id);
+        self.card += 1;
+    }
+
+    /// Moves to the container (and shard) of `id`.
+    fn enter(&mut self, id: u64) {
         if self.container != Some(id >> 16) {
             self.close_container();
             if self.shard != Some(id >> roaring::SHIFT) {
@@ -290,11 +366,31 @@ impl RoaringEstimate {
             }
             self.container = Some(id >> 16);
         }
-        if self.prev.is_none_or(|p| p + 1 != id) {
-            self.runs += 1;
+    }
+
+    /// `n` ascending IDs from `first` to `last` (an elias-fano block), as
+    /// many bytes as they could take at most: in one container, as that
+    /// many IDs in one run if consecutive, else in as many runs; spread
+    /// over containers, one container per ID.
+    fn push_block(&mut self, first: u64, last: u64, n: u64) {
+        if first >> 16 == last >> 16 {
+            self.enter(first);
+            self.card += n as usize;
+            self.runs += if last - first + 1 == n { 1 } else { n as usize };
+            self.prev = Some(last);
+            return;
         }
-        self.prev = Some(id);
-        self.card += 1;
+        self.close_container();
+        let containers = n.min((last >> 16) - (first >> 16) + 1) as usize;
+        let shards = n.min((last >> roaring::SHIFT) - (first >> roaring::SHIFT) + 1) as usize;
+        // Each container: its store, its header and as much again of the
+        // shard's container array slack; each shard: its smallest array.
+        self.bytes += containers * (roaring::MIN_STORE_BYTES + 2 * roaring::CONTAINER_BYTES)
+            + 2 * n as usize
+            + shards * 4 * roaring::CONTAINER_BYTES;
+        self.shards += shards;
+        // The next block starts afresh: a container shared with it is counted twice.
+        (self.shard, self.prev) = (None, Some(last));
     }
 
     fn close_container(&mut self) {
