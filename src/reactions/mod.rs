@@ -237,6 +237,15 @@ impl Reactions {
         }
     }
 
+    /// The users of the kind `like` (`kind_set(LIKE)` without comparing the
+    /// name on a like-only key: the read of LIKE.HAS and LIKE.COUNT).
+    pub fn likes(&self) -> Option<&LikeSet> {
+        match self {
+            Reactions::Likes(likes) => Some(likes).filter(|l| !l.is_empty()),
+            Reactions::Table(table) => table.kind_set(LIKE),
+        }
+    }
+
     /// Each kind with at least one user and its users (AOF rewrite, digest,
     /// INFO), in storage order.
     pub fn kind_sets(&self) -> impl Iterator<Item = (&[u8], &LikeSet)> + '_ {

@@ -126,7 +126,7 @@ pub fn toggle(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
 
 /// The like-set of the kind `like` of a key's value, if it has likes.
 fn likes(value: Option<&Reactions>) -> Option<&LikeSet> {
-    value.and_then(|v| v.kind_set(LIKE))
+    value.and_then(Reactions::likes)
 }
 
 /// LIKE.COUNT key
