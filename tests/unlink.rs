@@ -18,15 +18,24 @@ fn lazyfreed(c: &mut redis::Connection) -> Option<i64> {
     stat(c, "memory", "lazyfreed_objects").or_else(|| stat(c, "stats", "lazyfreed_objects"))
 }
 
-/// Waits until no lazy free is pending; returns `lazyfreed_objects` and `used_memory` then.
-fn wait_lazyfree_done(c: &mut redis::Connection) -> (Option<i64>, i64) {
-    let mut lazy1 = None;
-    wait_until(Duration::from_secs(30), "lazyfree_pending_objects to drop to 0", || {
-        lazy1 = lazyfreed(c);
-        stat(c, "memory", "lazyfree_pending_objects").unwrap_or(0) == 0
-    });
-    let used1 = stat(c, "memory", "used_memory").unwrap();
-    (lazy1, used1)
+/// Waits until no lazy free is pending and `lazyfreed_objects` has moved past
+/// `before` (Redis drops the pending count before it counts the free, so a
+/// read in between sees neither); gives up after 30 s and returns what it saw
+/// then, for the caller's assertions: `lazyfreed_objects` and `used_memory`.
+fn wait_lazyfree_done(c: &mut redis::Connection, before: Option<i64>) -> (Option<i64>, i64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let pending = stat(c, "memory", "lazyfree_pending_objects").unwrap_or(0);
+        let lazy = lazyfreed(c);
+        let counted = match (before, lazy) {
+            (Some(a), Some(b)) => b > a,
+            _ => true,
+        };
+        if (pending == 0 && counted) || Instant::now() > deadline {
+            return (lazy, stat(c, "memory", "used_memory").unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// 3,000,000 likes: 2,000,000 in dense blocks spread over 0..10,000,000,
@@ -85,7 +94,7 @@ fn unlink_of_a_huge_key_is_fast() {
     println!("next command answered in {:?}", t2.elapsed());
     srv.assert_alive();
 
-    let (lazy1, used1) = wait_lazyfree_done(&mut c);
+    let (lazy1, used1) = wait_lazyfree_done(&mut c, lazy0);
     println!("lazyfreed_objects after: {lazy1:?}; used_memory {used0} -> {used1}");
     assert!(used1 < used0, "memory was not released: {used0} -> {used1}");
     if let (Some(a), Some(b)) = (lazy0, lazy1) {
@@ -138,7 +147,7 @@ fn flushall_async_of_many_keys() {
     assert_eq!(int(&mut c, &["LIKE.ADD", "post:1", "1"]), 1, "writable right after FLUSHALL ASYNC");
     assert_eq!(int(&mut c, &["LIKE.COUNT", "post:1"]), 1);
     srv.assert_alive();
-    let (lazy1, used1) = wait_lazyfree_done(&mut c);
+    let (lazy1, used1) = wait_lazyfree_done(&mut c, lazy0);
     println!("lazyfreed_objects {lazy0:?} -> {lazy1:?}; used_memory {used0} -> {used1}");
     assert!(used1 < used0 / 2, "memory not released: {used0} -> {used1}");
     if let (Some(a), Some(b)) = (lazy0, lazy1) {
