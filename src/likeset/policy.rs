@@ -211,9 +211,12 @@ fn reform(repr: &mut Repr, policy: &Policy, forced: bool, by_blocks: bool) {
     }
 }
 
+/// Bytes each encoding would take for a set's IDs.
+type Sizes = Vec<(Encoding, usize)>;
+
 /// What each multi-ID form other than `single` would take for these IDs:
 /// packed only up to `packed_max`.
-fn measure(form: &dyn Form, policy: &Policy) -> Vec<(Encoding, usize)> {
+fn measure(form: &dyn Form, policy: &Policy) -> Sizes {
     let len = form.len() as usize;
     let mut ef = EfEstimate::default();
     let mut roaring = RoaringEstimate::default();
@@ -239,8 +242,7 @@ fn measure(form: &dyn Form, policy: &Policy) -> Vec<(Encoding, usize)> {
 /// is not one run: a set that becomes runs while `elias-fano` may stay so
 /// (the ID-by-ID checks up to EXACT_MAX put a set of runs in `roaring` early).
 /// None for the other forms (measured ID by ID).
-#[allow(clippy::type_complexity)]
-fn bounds(repr: &Repr) -> Option<(Vec<(Encoding, usize)>, usize)> {
+fn bounds(repr: &Repr) -> Option<(Sizes, usize)> {
     match repr {
         Repr::EliasFano(ef) => {
             let own = ef.coded_bytes();

@@ -232,13 +232,13 @@ impl Reactions {
     /// LIKE.USERS read the kind `like` here, as on a like-only key.
     pub fn kind_set(&self, kind: &[u8]) -> Option<&LikeSet> {
         match self {
-            Reactions::Likes(likes) => (kind == LIKE && !likes.is_empty()).then_some(likes),
+            Reactions::Likes(_) => (kind == LIKE).then(|| self.likes()).flatten(),
             Reactions::Table(table) => table.kind_set(kind),
         }
     }
 
-    /// The users of the kind `like` (`kind_set(LIKE)` without comparing the
-    /// name on a like-only key: the read of LIKE.HAS and LIKE.COUNT).
+    /// The users of the kind `like`, when it has any (LIKE.HAS and
+    /// LIKE.COUNT read it with no name compare on a like-only key).
     pub fn likes(&self) -> Option<&LikeSet> {
         match self {
             Reactions::Likes(likes) => Some(likes).filter(|l| !l.is_empty()),
@@ -250,7 +250,7 @@ impl Reactions {
     /// INFO), in storage order.
     pub fn kind_sets(&self) -> impl Iterator<Item = (&[u8], &LikeSet)> + '_ {
         let (likes, table) = match self {
-            Reactions::Likes(likes) => (Some(likes).filter(|l| !l.is_empty()), None),
+            Reactions::Likes(_) => (self.likes(), None),
             Reactions::Table(table) => (None, Some(table)),
         };
         likes.map(|l| (LIKE, l)).into_iter().chain(table.into_iter().flat_map(|t| t.iter()))
