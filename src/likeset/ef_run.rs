@@ -23,6 +23,11 @@ thread_local! {
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
+thread_local! {
+    /// The IDs of a run being re-coded, reused from write to write.
+    static IDS: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+}
+
 /// Runs `f` with an empty buffer for a new code: the thread's reused one.
 pub fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
     SCRATCH.with(|cell| match cell.try_borrow_mut() {
@@ -199,6 +204,30 @@ fn low_mask(l: u32) -> u64 {
     } else {
         (1u64 << l) - 1
     }
+}
+
+/// Position of the set bit of rank `rank` (0-based) in `x`, which has more
+/// than `rank` set bits: the bytes' running counts in one multiply find its
+/// byte (Vigna's broadword select), then at most 7 steps in the byte.
+#[inline]
+fn select64(x: u64, rank: u32) -> u32 {
+    debug_assert!(x.count_ones() > rank);
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const TOPS: u64 = 0x8080_8080_8080_8080;
+    let mut s = x - ((x >> 1) & 0x5555_5555_5555_5555);
+    s = (s & 0x3333_3333_3333_3333) + ((s >> 2) & 0x3333_3333_3333_3333);
+    s = (s + (s >> 4)) & 0x0F0F_0F0F_0F0F_0F0F;
+    // Byte i: the set bits of bytes 0 ..= i (at most 64: no carries).
+    let sums = s.wrapping_mul(ONES);
+    // Byte i's top bit: the wanted bit lies past byte i.
+    let past = (((u64::from(rank) * ONES) | TOPS) - sums) & TOPS;
+    let shift = past.count_ones() * 8;
+    let before = ((sums << 8) >> shift) & 0xFF;
+    let mut byte = (x >> shift) & 0xFF;
+    for _ in 0..u64::from(rank) - before {
+        byte &= byte - 1;
+    }
+    shift + byte.trailing_zeros()
 }
 
 /// Fixed-width values read in order.
@@ -410,34 +439,29 @@ impl<'a> Run<'a> {
     fn search(&self, offset: u64) -> Result<u64, u64> {
         let (high, low) = (offset >> self.l, offset & low_mask(self.l));
         let m = (self.n - 1) as u64;
-        let low_len = m * u64::from(self.l);
         let end = self.body.len() as u64 * 8;
         // Zeros end buckets: the offsets with high part `high` are the ones
         // that follow the high-th zero. `index` counts the ones passed.
-        let (mut at, mut zeros, mut index) = (low_len, 0u64, 0u64);
+        let (mut at, mut index) = (m * u64::from(self.l), 0u64);
+        let mut zeros = 0u64;
         while zeros < high {
             if at >= end || index >= m {
                 return Err(m);
             }
             let word = read_word(self.body, at);
-            let ones = u64::from(word.count_ones());
-            if zeros + (64 - ones) < high {
-                zeros += 64 - ones;
-                index += ones;
+            let zeros_here = u64::from(word.count_zeros());
+            if zeros + zeros_here < high {
+                zeros += zeros_here;
+                index += 64 - zeros_here;
                 at += 64;
                 continue;
             }
-            // The high-th zero is in this word: walk it bit by bit.
-            let mut w = word;
-            while zeros < high {
-                if w & 1 == 0 {
-                    zeros += 1;
-                } else {
-                    index += 1;
-                }
-                w >>= 1;
-                at += 1;
-            }
+            // The high-th zero is in this word.
+            let rank = (high - zeros - 1) as u32;
+            let pos = select64(!word, rank);
+            index += u64::from(pos - rank);
+            at += u64::from(pos) + 1;
+            zeros = high;
         }
         // The bucket: consecutive ones from `at`, offsets `index`.. in order.
         while index < m && at < end && self.bit(at) {
@@ -452,6 +476,26 @@ impl<'a> Run<'a> {
             at += 1;
         }
         Err(index.min(m))
+    }
+
+    /// Offset `i` (0-based among the n-1 offsets; i < n-1).
+    fn offset(&self, i: u64) -> u64 {
+        let m = (self.n - 1) as u64;
+        let low_len = m * u64::from(self.l);
+        let end = self.body.len() as u64 * 8;
+        // The (i+1)-th one of the high parts, found a word at a time.
+        let (mut at, mut ones) = (low_len, 0u64);
+        while at < end {
+            let word = read_word(self.body, at);
+            let here = u64::from(word.count_ones());
+            if ones + here > i {
+                let pos = u64::from(select64(word, (i - ones) as u32));
+                return ((at + pos - low_len - i) << self.l) | self.low(i);
+            }
+            ones += here;
+            at += 64;
+        }
+        0
     }
 
     /// The largest ID (found from the end of the code, without decoding).
@@ -476,31 +520,39 @@ impl<'a> Run<'a> {
     }
 }
 
-/// Inserts `id` into the run coded in `code`, writing the new code to `out`
-/// with no decoding: the bits around the new ID are copied a word at a time.
-/// `Some(true)` when added, `Some(false)` when present, `None` when the run
-/// must be re-coded instead (`id` before its first ID, a new low-bit width,
-/// or a full run).
+/// Inserts `id` into the run coded in `code`, writing the new code to `out`:
+/// when the low-bit width and the first ID stay, with no decoding (the bits
+/// around the new ID are copied a word at a time; an ID above the last needs
+/// no search), else re-coded. `Some(true)` when added, `Some(false)` when
+/// present, `None` when the run is full (u16::MAX IDs).
 pub fn insert(code: &[u8], id: u64, out: &mut Vec<u8>) -> Option<bool> {
     let run = Run::trusted(code);
-    if id <= run.first {
-        return if id == run.first { Some(false) } else { None };
+    if id == run.first {
+        return Some(false);
     }
+    let m = (run.n - 1) as u64;
+    let max_old = run.last_offset();
+    let offset = id.wrapping_sub(run.first);
+    let k = if id < run.first {
+        0
+    } else if offset > max_old {
+        m
+    } else {
+        match run.search(offset) {
+            Ok(_) => return Some(false),
+            Err(k) => k,
+        }
+    };
     if run.n >= usize::from(u16::MAX) {
         return None;
     }
-    let offset = id - run.first;
-    let k = match run.search(offset) {
-        Ok(_) => return Some(false),
-        Err(k) => k,
-    };
-    let m = (run.n - 1) as u64;
     let l = run.l;
-    let max_old = run.last_offset();
-    let max_new = max_old.max(offset);
-    if low_bits(m + 1, max_new) != l {
-        return None;
+    if id < run.first || low_bits(m + 1, max_old.max(offset)) != l {
+        // Every offset moves (a new first ID) or splits anew (a new width).
+        recode(&run, out, |ids| ids.insert(k as usize + usize::from(id > run.first), id));
+        return Some(true);
     }
+    let max_new = max_old.max(offset);
     let low_len = m * u64::from(l);
     let old_bits = low_len + high_bits_len(m, max_old, l);
     let new_bits = (m + 1) * u64::from(l) + high_bits_len(m + 1, max_new, l);
@@ -527,42 +579,82 @@ pub fn insert(code: &[u8], id: u64, out: &mut Vec<u8>) -> Option<bool> {
     Some(true)
 }
 
-/// Removes `id` from the run coded in `code`, writing the new code to `out`
-/// with no decoding, as `insert` does. `Some(true)` when removed,
-/// `Some(false)` when absent, `None` when the run must be re-coded instead
-/// (`id` is its first or last ID, or the low-bit width changes).
+/// Removes `id` from the run coded in `code`, writing the new code to `out`,
+/// in place of the bits when it can, as `insert` does. `Some(true)` when
+/// removed, `Some(false)` when absent, `None` when `id` is the run's only ID
+/// (a run holds at least one).
 pub fn remove(code: &[u8], id: u64, out: &mut Vec<u8>) -> Option<bool> {
     let run = Run::trusted(code);
-    if id <= run.first {
-        return if id == run.first { None } else { Some(false) };
+    if id < run.first {
+        return Some(false);
+    }
+    let m = (run.n - 1) as u64;
+    if id == run.first {
+        if m == 0 {
+            return None;
+        }
+        recode(&run, out, |ids| {
+            ids.remove(0);
+        });
+        return Some(true);
     }
     let offset = id - run.first;
     let k = match run.search(offset) {
         Ok(k) => k,
         Err(_) => return Some(false),
     };
-    let m = (run.n - 1) as u64;
     let l = run.l;
-    let max = run.last_offset();
-    if k + 1 == m || low_bits(m - 1, max) != l {
-        return None;
+    // Removing the last offset lowers the largest one to its predecessor's.
+    let max_old = run.last_offset();
+    let max = if k + 1 < m {
+        max_old
+    } else if k > 0 {
+        run.offset(k - 1)
+    } else {
+        0
+    };
+    if low_bits(m - 1, max) != l {
+        recode(&run, out, |ids| {
+            ids.remove(k as usize + 1);
+        });
+        return Some(true);
     }
     let low_len = m * u64::from(l);
-    let old_bits = low_len + high_bits_len(m, max, l);
+    let old_bits = low_len + high_bits_len(m, max_old, l);
     let new_bits = (m - 1) * u64::from(l) + high_bits_len(m - 1, max, l);
     out.clear();
     put_header(out, run.n - 1, l, run.first, new_bits);
     let body = run.body;
     let (mut sink, from) = sink_after_prefix(&mut out[HEADER..], body, k * u64::from(l));
     // Low bits without index k; high parts without its one (the ones after
-    // it move down by one: one index less each).
+    // it move down by one: one index less each). Without the last offset,
+    // the zeros before its one go too.
     copy_bits(&mut sink, body, from, k * u64::from(l));
     copy_bits(&mut sink, body, (k + 1) * u64::from(l), low_len);
     let at = low_len + (offset >> l) + k;
-    copy_bits(&mut sink, body, low_len, at);
-    copy_bits(&mut sink, body, at + 1, old_bits);
+    let high_end = low_len + high_bits_len(m - 1, max, l);
+    copy_bits(&mut sink, body, low_len, at.min(high_end));
+    if k + 1 < m {
+        copy_bits(&mut sink, body, at + 1, old_bits);
+    }
     sink.finish();
     Some(true)
+}
+
+/// Writes to `out` the code of the run's IDs changed by `edit` (which keeps
+/// them strictly ascending and leaves at least one): for the edits that move
+/// every offset or change the low-bit width.
+fn recode(run: &Run<'_>, out: &mut Vec<u8>, edit: impl FnOnce(&mut Vec<u64>)) {
+    let mut own = Vec::new();
+    IDS.with(|cell| {
+        let mut reused = cell.try_borrow_mut();
+        let ids = reused.as_deref_mut().unwrap_or(&mut own);
+        ids.clear();
+        run.decode_into(ids);
+        edit(ids);
+        out.clear();
+        encode(ids, out);
+    });
 }
 
 /// A sink into `out` past the whole bytes of the first `bits` bits of `src`,
@@ -666,7 +758,25 @@ mod tests {
                     encode(&all, &mut want);
                     prop_assert_eq!(out, want);
                 }
-                None => prop_assert!(id < ids[0] || !ids.contains(&id)),
+                None => prop_assert!(false, "only a full run refuses an insert"),
+            }
+        }
+
+        #[test]
+        fn select_finds_the_ranked_bit(x in any::<u64>(), rank in 0u32..64) {
+            prop_assume!(x.count_ones() > rank);
+            let naive = (0..64).filter(|b| x >> b & 1 == 1).nth(rank as usize);
+            prop_assert_eq!(Some(select64(x, rank)), naive);
+        }
+
+        #[test]
+        fn offsets_read_back(ids in prop::collection::btree_set(prop_oneof![0u64..2000, 0u64..(1 << 40)], 2..300)) {
+            let ids: Vec<u64> = ids.into_iter().collect();
+            let mut code = Vec::new();
+            encode(&ids, &mut code);
+            let run = Run::trusted(&code);
+            for (i, &id) in ids[1..].iter().enumerate() {
+                prop_assert_eq!(run.first() + run.offset(i as u64), id);
             }
         }
 
@@ -690,7 +800,7 @@ mod tests {
                         encode(&rest, &mut want);
                         prop_assert_eq!(&out, &want);
                     }
-                    None => prop_assert!(id == ids[0] || id == ids[ids.len() - 1] || ids.contains(&id)),
+                    None => prop_assert!(ids == [id]),
                 }
             }
         }

@@ -156,9 +156,8 @@ impl Form for EliasFano {
 
     fn insert(&mut self, id: u64) -> Option<bool> {
         let at = self.0.blocks.locate(id);
-        // Most inserts fit the block's code as it is: rewrite its bits around
-        // the new ID, with no decoding (re-coded only for a new low-bit width,
-        // a new first ID or a block past its budget).
+        // Most inserts stay within the block's budget: its new code replaces
+        // it (split in halves otherwise).
         let mut code = Vec::new();
         match ef_run::insert(self.0.blocks.code(at), id, &mut code) {
             Some(false) => return Some(false),
@@ -185,9 +184,8 @@ impl Form for EliasFano {
     fn remove(&mut self, id: u64) -> bool {
         let blocks = &self.0.blocks;
         let at = blocks.locate(id);
-        // Most removes keep the block's low-bit width: rewrite its bits
-        // without the ID, with no decoding, unless the block gets small
-        // enough to merge.
+        // Most removes leave a block big enough to stay on its own: its new
+        // code replaces it (merged with a neighbour otherwise).
         let mut code = Vec::new();
         match ef_run::remove(blocks.code(at), id, &mut code) {
             Some(false) => return false,

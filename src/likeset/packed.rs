@@ -22,7 +22,7 @@ use std::ptr::NonNull;
 
 use super::activity::{Activity, ActivityRef, ActivityWord};
 use super::ef_run::{self, Run};
-use super::elias_fano::{block_fits, BLOCK_BYTES_MAX, BLOCK_IDS_MAX};
+use super::elias_fano::block_fits;
 use super::{allocated, Encoding, Form, Stored, StoredForm};
 
 const COMPACT: u64 = 1;
@@ -134,6 +134,13 @@ fn body_for(len: usize, first: u64, max: u64) -> (usize, Option<usize>) {
         }
     }
     (array, None)
+}
+
+/// Whether a block of `code`'s IDs is coded, as `from_sorted` would make it
+/// (else it is rebuilt: an array is smaller, or the code outgrew one block).
+fn coded_body(code: &[u8]) -> bool {
+    let run = Run::trusted(code);
+    body_for(run.len(), run.first(), run.last()).1 == Some(code.len())
 }
 
 /// The activity as compact header bits, when it fits them.
@@ -413,9 +420,7 @@ impl Packed {
         if self.kind() == KIND_CODED {
             return ef_run::with_scratch(|out| match ef_run::insert(self.body(), id, out) {
                 Some(false) => false,
-                Some(true)
-                    if out.len() <= BLOCK_BYTES_MAX && Run::trusted(out).len() <= BLOCK_IDS_MAX =>
-                {
+                Some(true) if coded_body(out) => {
                     self.set_code(out);
                     true
                 }
@@ -442,11 +447,11 @@ impl Packed {
         if self.kind() == KIND_CODED {
             return ef_run::with_scratch(|out| match ef_run::remove(self.body(), id, out) {
                 Some(false) => false,
-                Some(true) => {
+                Some(true) if coded_body(out) => {
                     self.set_code(out);
                     true
                 }
-                None => self.rebuild(|ids| match ids.binary_search(&id) {
+                _ => self.rebuild(|ids| match ids.binary_search(&id) {
                     Ok(at) => {
                         ids.remove(at);
                         true
