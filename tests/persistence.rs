@@ -167,14 +167,24 @@ fn aof_replay_and_rewrite_without_rdb_preamble() {
     ok(&mut c, &["LIKE.TOGGLE", "p:small", "8"]);
     let before = snapshot(&mut c, &keys);
     let d0 = db_digest(&mut c);
+    let rate = |c: &mut redis::Connection, key: &str| -> Vec<i64> {
+        redis::cmd("LIKE.RATE").arg(key).query(c).unwrap()
+    };
+    // 6 adds and the toggle that added 8.
+    assert_eq!(rate(&mut c, "p:small"), vec![7, 7], "live adds are recent activity");
     drop(c);
 
-    // 1. replay of the command log
+    // 1. replay of the command log: the same likes, and replayed adds are
+    // not recent activity (the loading event flags the replay)
     srv.restart();
     let mut c = srv.conn();
     let after = snapshot(&mut c, &keys);
     assert_same(&before, &after, "AOF replay");
     assert_eq!(db_digest(&mut c), d0, "DEBUG DIGEST after AOF replay");
+    assert_eq!(rate(&mut c, "p:small"), vec![0, 0], "AOF replay recorded activity");
+    ok(&mut c, &["LIKE.ADD", "p:small", "9"]);
+    assert_eq!(rate(&mut c, "p:small"), vec![1, 1], "adds after loading are recorded again");
+    ok(&mut c, &["LIKE.DEL", "p:small", "9"]);
 
     // 2. rewrite (module aof_rewrite callback), then restart from it
     let rewrites0: i64 = info(&mut c, "persistence")["aof_rewrites"].parse().unwrap();

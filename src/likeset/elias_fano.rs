@@ -25,6 +25,10 @@ pub const BLOCK_BYTES_MAX: usize = 1024;
 /// A block whose code shrinks below this merges with a neighbour when they fit in one.
 const BLOCK_BYTES_MIN: usize = BLOCK_BYTES_MAX / 4;
 
+/// Any this many IDs fit one block, whatever their range: a run takes fewer
+/// than 66 bits per ID past its first (l + 3 with l at most 63).
+pub const BLOCK_SURE_FIT: u64 = ((BLOCK_BYTES_MAX - ef_run::HEADER - 1) * 8 / 66) as u64;
+
 /// Whether `n` IDs from `first` to `last` make one block within the budget.
 pub fn block_fits(n: u64, first: u64, last: u64) -> bool {
     n <= BLOCK_IDS_MAX as u64 && ef_run::encoded_len_of(n, first, last) <= BLOCK_BYTES_MAX
@@ -325,6 +329,20 @@ mod tests {
                 prop_assert!(run.len() == 1 || b.len() <= BLOCK_BYTES_MAX);
             }
         }
+    }
+
+    #[test]
+    fn any_sure_fit_ids_fit_a_block() {
+        const { assert!(BLOCK_SURE_FIT >= 100) };
+        for bits in 0..63 {
+            for range in [(1u64 << bits) - 1, 1 << bits, (1 << bits) + (1 << bits) / 2] {
+                let range = range.min(crate::likeset::MAX_ID);
+                if range + 1 >= BLOCK_SURE_FIT {
+                    assert!(block_fits(BLOCK_SURE_FIT, 0, range), "range {range}");
+                }
+            }
+        }
+        assert!(block_fits(BLOCK_SURE_FIT, 0, crate::likeset::MAX_ID));
     }
 
     #[test]

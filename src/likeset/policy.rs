@@ -309,7 +309,10 @@ struct EfEstimate {
 impl EfEstimate {
     /// Cuts blocks as `EliasFano::from_sorted` does.
     fn push(&mut self, id: u64) {
-        if self.in_block > 0 && !elias_fano::block_fits(self.in_block + 1, self.first, id) {
+        // Up to BLOCK_SURE_FIT IDs need no check (the pass runs at every 1/8 of a set's writes).
+        if self.in_block >= elias_fano::BLOCK_SURE_FIT
+            && !elias_fano::block_fits(self.in_block + 1, self.first, id)
+        {
             self.close();
         }
         if self.in_block == 0 {

@@ -213,9 +213,7 @@ impl CommandCtx {
 
     /// True while loading AOF/RDB: replayed adds are not recent activity.
     pub fn is_loading(&self) -> bool {
-        // SAFETY: a live command context.
-        let flags = unsafe { api!(RedisModule_GetContextFlags)(self.raw()) };
-        flags & raw::REDISMODULE_CTX_FLAGS_LOADING as c_int != 0
+        super::callbacks::is_loading()
     }
 
     /// A write changed `key`, and replays as it was called: replicated

@@ -1,7 +1,7 @@
 //! Every `extern "C"` callback Redis calls, apart from the command entry
 //! points (generated in `command_table`): the data type's (RDB
 //! load/save, AOF rewrite, MEMORY USAGE, DEBUG DIGEST, COPY, free and free
-//! effort for lazy free) and the INFO section's. The value Redis stores is
+//! effort for lazy free), the INFO section's and the loading event's. The value Redis stores is
 //! the value word of `value`: Redis never looks inside it.
 //!
 //! Redis calls the type callbacks with values this module created; `free`
@@ -10,6 +10,7 @@
 
 use std::ffi::c_void;
 use std::os::raw::{c_char, c_int};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use redis_module::native_types::RedisType;
 use redis_module::raw;
@@ -261,4 +262,31 @@ pub extern "C" fn info_section(ctx: *mut raw::RedisModuleInfoCtx, _for_crash_rep
         // SAFETY: as above.
         unsafe { field(ctx, name.as_ptr().cast::<c_char>(), v) };
     });
+}
+
+/// Whether Redis is loading an AOF or an RDB file (or a replica its full
+/// sync): kept by the loading event, so that a write reads it in one load
+/// (RedisModule_GetContextFlags computes every flag: about 130 instructions).
+static LOADING: AtomicBool = AtomicBool::new(false);
+
+pub fn is_loading() -> bool {
+    LOADING.load(Ordering::Relaxed)
+}
+
+/// The server event `REDISMODULE_EVENT_LOADING`.
+pub unsafe extern "C" fn loading_event(
+    _ctx: *mut raw::RedisModuleCtx,
+    _eid: raw::RedisModuleEvent,
+    subevent: u64,
+    _data: *mut c_void,
+) {
+    match subevent {
+        raw::REDISMODULE_SUBEVENT_LOADING_RDB_START
+        | raw::REDISMODULE_SUBEVENT_LOADING_AOF_START
+        | raw::REDISMODULE_SUBEVENT_LOADING_REPL_START => LOADING.store(true, Ordering::Relaxed),
+        raw::REDISMODULE_SUBEVENT_LOADING_ENDED | raw::REDISMODULE_SUBEVENT_LOADING_FAILED => {
+            LOADING.store(false, Ordering::Relaxed)
+        }
+        _ => {}
+    }
 }

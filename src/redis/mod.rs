@@ -13,6 +13,8 @@ mod info;
 mod panic;
 mod value;
 
+use std::os::raw::c_int;
+
 use redis_module::{raw, redis_module, Context, RedisString, Status};
 
 use callbacks::LIKE_TYPE;
@@ -30,6 +32,16 @@ fn init(ctx: &Context, _args: &[RedisString]) -> Status {
         if let Some(register_info) = raw::RedisModule_RegisterInfoFunc {
             register_info(ctx.ctx, Some(callbacks::info_section));
         }
+    }
+    let loading = raw::RedisModuleEvent { id: raw::REDISMODULE_EVENT_LOADING, dataver: 1 };
+    // SAFETY: as above; the callback is a plain extern "C" fn that lives as long as the module.
+    let subscribed = unsafe {
+        raw::RedisModule_SubscribeToServerEvent
+            .map(|subscribe| subscribe(ctx.ctx, loading, Some(callbacks::loading_event)))
+    };
+    if subscribed != Some(raw::REDISMODULE_OK as c_int) {
+        ctx.log_warning("like: cannot subscribe to the loading event");
+        return Status::Err;
     }
     config::register(ctx);
     // Applies `like.packed-max` from redis.conf / loadmodule, when the server has module configs.
