@@ -14,6 +14,11 @@ pub fn parse_canonical(arg: &[u8]) -> Option<u64> {
         [] => None,
         [b'0'] => Some(0),
         [b'0', ..] => None,
+        // Up to 19 digits cannot overflow u64: no checked arithmetic per digit.
+        _ if arg.len() < 20 => arg.iter().try_fold(0u64, |acc, &c| {
+            let digit = c.wrapping_sub(b'0');
+            (digit <= 9).then_some(acc * 10 + u64::from(digit))
+        }),
         _ => arg.iter().try_fold(0u64, |acc, &c| {
             if c.is_ascii_digit() {
                 acc.checked_mul(10)?.checked_add(u64::from(c - b'0'))
@@ -33,6 +38,9 @@ mod tests {
         assert_eq!(parse_user_id(b"0"), Some(0));
         assert_eq!(parse_user_id(b"42"), Some(42));
         assert_eq!(parse_user_id(b"9223372036854775807"), Some(MAX_ID));
+        assert_eq!(parse_canonical(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_canonical(b"9999999999999999999"), Some(9_999_999_999_999_999_999));
+        assert_eq!(parse_canonical(b"18446744073709551616"), None);
         for bad in [
             &b"-1"[..],
             b"+1",
@@ -47,6 +55,9 @@ mod tests {
             b"9223372036854775808",
             b"18446744073709551616",
             b"99999999999999999999999",
+            b"1/",
+            b"1:",
+            b"9999999999999999999",
         ] {
             assert_eq!(parse_user_id(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }

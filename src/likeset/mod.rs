@@ -232,8 +232,11 @@ impl LikeSet {
         self.0.form().map_or(0, |f| f.len())
     }
 
+    /// Every form holds at least one ID (an emptied set is `Empty` as soon
+    /// as the write that emptied it returns): no count needed.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        debug_assert_eq!(self.0.form().is_none(), self.len() == 0);
+        self.0.form().is_none()
     }
 
     /// The encoding in use (an empty set reports `single`, its smallest form).

@@ -305,7 +305,10 @@ impl Packed {
     }
 
     pub fn len(&self) -> usize {
-        self.view().len()
+        match self.code() {
+            Some(code) => Run::trusted(code).len(),
+            None => self.len_field(),
+        }
     }
 
     /// Bytes per ID of an array (None when coded).
