@@ -8,7 +8,14 @@ keys and as native keys, then for each command runs N requests pipelined 16 deep
 between `callgrind_control -z` (zero the counters) and `callgrind_control -d` (dump them). Printed
 figure = whole-server instructions of the dump / requests (or / items for the 50-key commands):
 parsing, dispatch, the command, the reply. Unlike timings on a shared 2-core machine, these do not
-move between runs. Takes ~3 minutes (the server runs ~50x slower under callgrind).
+move between runs. Takes ~10 minutes (the server runs ~50x slower under callgrind).
+
+A second table splits each module command (callgrind_annotate of the same dumps, inclusive
+instructions per request): the module API's fixed part (the dispatcher's context, RM_OpenKey,
+RM_CloseKey, reading the key's type and value, the reply, replication and keyspace events) against
+what the native twin pays for the same steps (lookupKey*, addReply*, propagation, events), and the
+module's own remainder; a third lists the module's most expensive functions. The API part is the
+floor no module command goes below on this server.
 
 Data: 10,000 items of 100 users from [0, 10,000) + 10^12 (as the throughput section's): a LIKE key and
 a SET per item; for reactions, 2-kind (like/dislike) and 7-kind families, each item a REACT key and the
@@ -114,6 +121,9 @@ def main():
              single(lambda k, u, i: ("SADD", f"s:{k}", u + ITEMS)), n),
             ("LIKE.DEL / SREM (100 likes)", single(lambda k, u, i: ("LIKE.DEL", f"l:{k}", u + ITEMS)),
              single(lambda k, u, i: ("SREM", f"s:{k}", u + ITEMS)), n),
+            ("LIKE.MCOUNT x50 / SCARD, per key",
+             lambda: (("LIKE.MCOUNT", *[f"l:{k}" for k in f]) for f in feeds),
+             lambda: (("SCARD", f"s:{k}") for f in feeds for k in f), n),
             ("LIKE.STATUS x50 / SCARD + SISMEMBER, per key",
              lambda: (("LIKE.STATUS", u, *[f"l:{k}" for k in f]) for f, u in zip(feeds, ids)),
              feed_native(lambda k: ("SCARD", f"s:{k}"), lambda k, u: ("SISMEMBER", f"s:{k}", u)), n),
@@ -131,7 +141,7 @@ def main():
         pid = str(srv.pid)
         dumps = 0
 
-        def count(stream, per):
+        def count(stream, per, costs=None):
             nonlocal dumps
             subprocess.run(["callgrind_control", "-z", pid], capture_output=True, check=True)
             p = r.pipeline(transaction=False)
@@ -147,6 +157,8 @@ def main():
                 if os.path.exists(path):
                     break
                 time.sleep(0.1)
+            if costs is not None:
+                costs.update(inclusive_costs(path))
             with open(path) as f:
                 for line in f:
                     if line.startswith(("summary:", "totals:")):
@@ -155,11 +167,16 @@ def main():
 
         print(f"| command | module instr/req | native instr/req | module / native |")
         print("|---|---:|---:|---:|")
+        splits = []
         for name, mod, nat, per in pairs:
-            a = count(mod, per)
-            b = count(nat, per) if nat else None
+            mc, nc = {}, {}
+            a = count(mod, per, mc)
+            b = count(nat, per, nc) if nat else None
             cells = f"{b:,.0f} | {a / b:.3f}" if b else " | "
             print(f"| {name} | {a:,.0f} | {cells} |", flush=True)
+            if nat:
+                splits.append((name, split(mc, n), split(nc, n), top_module(mc, n)))
+        print_splits(splits)
     finally:
         try:
             r.shutdown(nosave=True)
@@ -167,6 +184,87 @@ def main():
             pass
         srv.wait(timeout=60)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+# The steps a command takes, by the server functions that do them: (module API, native twin).
+STEPS = [
+    ("context", ["moduleCreateContext", "moduleFreeContext"], []),
+    ("key open / close", ["RM_OpenKey", "RM_CloseKey"], ["lookupKeyReadOrReply", "lookupKeyRead",
+                                                        "lookupKeyWrite", "lookupKeyReadWithFlags"]),
+    ("key type / value", ["RM_KeyType", "RM_ModuleTypeGetType", "RM_ModuleTypeGetValue",
+                          "RM_ModuleTypeSetValue", "RM_ModuleTypeReplaceValue"], ["checkType"]),
+    ("arguments", ["RM_StringPtrLen"], []),
+    ("reply", ["RM_ReplyWithLongLong", "RM_ReplyWithArray", "RM_ReplySetArrayLength",
+               "RM_ReplyWithNull", "RM_ReplyWithStringBuffer", "RM_ReplyWithMap"],
+     ["addReplyLongLong", "addReply", "addReplyArrayLen", "addReplyBulk", "addReplyNull"]),
+    ("replicate / events", ["RM_ReplicateVerbatim", "RM_Replicate", "RM_NotifyKeyspaceEvent",
+                            "RM_SignalModifiedKey"], ["notifyKeyspaceEvent", "signalModifiedKey"]),
+]
+# What runs the command: the module's dispatcher, or the native command function.
+NATIVE_COMMANDS = ["saddCommand", "sremCommand", "scardCommand", "sismemberCommand"]
+
+
+def inclusive_costs(path):
+    """Inclusive instructions of every function in a callgrind dump, by bare name (the largest of
+    the entries a name has: inlined copies are listed per source file)."""
+    out = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", "--auto=no", path],
+                         capture_output=True, text=True, check=True).stdout
+    costs = {}
+    for line in out.splitlines():
+        parts = line.split(None, 2)
+        if len(parts) < 3 or not parts[0][:1].isdigit():
+            continue
+        try:
+            v = int(parts[0].replace(",", ""))
+        except ValueError:
+            continue
+        where = parts[2] if parts[1].startswith("(") else parts[1] + " " + parts[2]
+        obj = where.rsplit("[", 1)[1].rstrip("]") if "[" in where else ""
+        fn = where.split(":", 1)[-1].rsplit(" [", 1)[0].strip()
+        key = (fn, "module" if obj.endswith(".so") and "liblike" in obj else "")
+        costs[key] = max(costs.get(key, 0), v)
+    return costs
+
+
+def split(costs, n):
+    """Per-request instructions of the command and of each step (the module API's functions for
+    a module command, the native ones otherwise: the API calls the native ones inside)."""
+    def get(names):
+        return sum(costs.get((f, ""), 0) for f in names) / n
+    module = get(["RedisModuleCommandDispatcher"])
+    total = module or get(NATIVE_COMMANDS)
+    steps = {s: get(mod if module else nat) for s, mod, nat in STEPS}
+    return total, steps
+
+
+def top_module(costs, n, k=5):
+    """The module's most expensive functions (inclusive, per request), past the entry wrappers."""
+    skip = ("COMMANDS::entry", "command_table", "{{closure}}", "call_once", "LocalKey")
+    rows = [(v / n, fn) for (fn, where), v in costs.items()
+            if where == "module" and not any(x in fn for x in skip)]
+    rows.sort(reverse=True)
+    return rows[:k]
+
+
+def print_splits(splits):
+    print()
+    print("Where a request's instructions go (inclusive, per request, from the same dumps): the command")
+    print("(the module's dispatcher, or the native command function), its steps through the server, and")
+    print("the rest (the module's own work, or the native data structure's).")
+    print()
+    names = [s for s, _, _ in STEPS]
+    print("| command | side | command total | " + " | ".join(names) + " | rest |")
+    print("|---|---|---:|" + "---:|" * (len(names) + 1))
+    for name, (mt, ms), (nt, ns), _ in splits:
+        for side, t, st in (("module", mt, ms), ("native", nt, ns)):
+            rest = t - sum(st.values())
+            print(f"| {name} | {side} | {t:,.0f} | " + " | ".join(f"{st[s]:,.0f}" for s in names)
+                  + f" | {rest:,.0f} |")
+    print()
+    print("The module's most expensive functions per request (inclusive; inlined callees count in their caller):")
+    print()
+    for name, _, _, top in splits:
+        print(f"- {name}: " + "; ".join(f"{fn} {v:,.0f}" for v, fn in top))
 
 
 if __name__ == "__main__":
