@@ -168,7 +168,8 @@ impl Form for EliasFano {
             Some(true)
                 if code.len() <= BLOCK_BYTES_MAX && Run::trusted(&code).len() <= BLOCK_IDS_MAX =>
             {
-                self.0.blocks.set_code(at, code.into_boxed_slice());
+                let first = Run::trusted(&code).first();
+                self.0.blocks.rewrite(at, first, code.into_boxed_slice());
                 self.0.count += 1;
                 return Some(true);
             }
@@ -186,15 +187,15 @@ impl Form for EliasFano {
     }
 
     fn remove(&mut self, id: u64) -> bool {
-        let blocks = &self.0.blocks;
-        let at = blocks.locate(id);
+        let at = self.0.blocks.locate(id);
         // Most removes leave a block big enough to stay on its own: its new
         // code replaces it (merged with a neighbour otherwise).
         let mut code = Vec::new();
-        match ef_run::remove(blocks.code(at), id, &mut code) {
+        match ef_run::remove(self.0.blocks.code(at), id, &mut code) {
             Some(false) => return false,
-            Some(true) if code.len() >= BLOCK_BYTES_MIN || blocks.len() == 1 => {
-                self.0.blocks.set_code(at, code.into_boxed_slice());
+            Some(true) if code.len() >= BLOCK_BYTES_MIN || self.0.blocks.len() == 1 => {
+                let first = Run::trusted(&code).first();
+                self.0.blocks.rewrite(at, first, code.into_boxed_slice());
                 self.0.count -= 1;
                 return true;
             }
@@ -321,6 +322,12 @@ mod tests {
             prop_assert_eq!(ids_of(&s), model.iter().copied().collect::<Vec<_>>());
             for id in model.iter().take(100) {
                 prop_assert!(s.contains(*id));
+            }
+            // The index holds each block's first ID.
+            let mut at = Some(s.0.blocks.locate(0));
+            while let Some(here) = at {
+                prop_assert_eq!(s.0.blocks.first(here), Run::trusted(s.0.blocks.code(here)).first());
+                at = s.0.blocks.next(here);
             }
             for b in s.0.blocks.codes() {
                 let (run, len) = Run::parse(b, u64::MAX >> 1).expect("canonical blocks");
