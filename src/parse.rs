@@ -15,10 +15,24 @@ pub fn parse_canonical(arg: &[u8]) -> Option<u64> {
         [b'0'] => Some(0),
         [b'0', ..] => None,
         // Up to 19 digits cannot overflow u64: no checked arithmetic per digit.
-        _ if arg.len() < 20 => arg.iter().try_fold(0u64, |acc, &c| {
-            let digit = c.wrapping_sub(b'0');
-            (digit <= 9).then_some(acc * 10 + u64::from(digit))
-        }),
+        _ if arg.len() < 20 => {
+            // The leading digits one by one, then eight at a time.
+            let (head, eights) = arg.split_at(arg.len() % 8);
+            let mut value = 0u64;
+            for &c in head {
+                let digit = c.wrapping_sub(b'0');
+                if digit > 9 {
+                    return None;
+                }
+                value = value * 10 + u64::from(digit);
+            }
+            for chunk in eights.chunks_exact(8) {
+                let mut bytes = [0u8; 8];
+                bytes.copy_from_slice(chunk);
+                value = value * 100_000_000 + eight_digits(u64::from_le_bytes(bytes))?;
+            }
+            Some(value)
+        }
         _ => arg.iter().try_fold(0u64, |acc, &c| {
             if c.is_ascii_digit() {
                 acc.checked_mul(10)?.checked_add(u64::from(c - b'0'))
@@ -29,9 +43,51 @@ pub fn parse_canonical(arg: &[u8]) -> Option<u64> {
     }
 }
 
+/// The value of eight ASCII digits read as a little-endian word (the first
+/// digit in the low byte), or None if any byte is not a digit: each step
+/// combines neighbouring groups with one multiply (SWAR).
+fn eight_digits(word: u64) -> Option<u64> {
+    const HIGH_NIBBLES: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+    const ZEROS: u64 = 0x3030_3030_3030_3030;
+    // Each byte is 0x30..=0x39: high nibble 3, and adding 6 does not carry out of it.
+    if word & HIGH_NIBBLES != ZEROS || (word + 0x0606_0606_0606_0606) & HIGH_NIBBLES != ZEROS {
+        return None;
+    }
+    let digits = word - ZEROS;
+    let pairs = (digits * 10 + (digits >> 8)) & 0x00FF_00FF_00FF_00FF;
+    let quads = (pairs * 100 + (pairs >> 16)) & 0x0000_FFFF_0000_FFFF;
+    Some((quads * 10_000 + (quads >> 32)) & 0xFFFF_FFFF)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_like_the_standard_library() {
+        let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        for _ in 0..200_000 {
+            let len = (next() % 22) as usize;
+            let arg: Vec<u8> = (0..len)
+                .map(|_| match next() % 16 {
+                    0 => b"/:a +-"[(next() % 6) as usize],
+                    _ => b'0' + (next() % 10) as u8,
+                })
+                .collect();
+            let text = std::str::from_utf8(&arg).unwrap_or_default();
+            let canonical = text.bytes().all(|c| c.is_ascii_digit())
+                && !text.is_empty()
+                && (text == "0" || !text.starts_with('0'));
+            let want = if canonical { text.parse::<u64>().ok() } else { None };
+            assert_eq!(parse_canonical(&arg), want, "{text:?}");
+        }
+    }
 
     #[test]
     fn accepts_canonical_ids_only() {
