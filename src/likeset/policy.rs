@@ -88,11 +88,22 @@ fn small_form(ids: &[u64], activity: Activity) -> Repr {
 
 /// The set's form cannot hold `id` (a second like in `single`): the next form up.
 pub(super) fn grow(repr: &mut Repr, id: u64) {
-    let mut ids = super::ids_of(repr);
-    let at = ids.binary_search(&id).unwrap_or_else(|i| i);
-    ids.insert(at, id);
+    // Only an empty set and `single` refuse an ID: at most two IDs, on the stack.
+    let mut held = None;
+    if let Some(form) = repr.form() {
+        debug_assert_eq!(form.len(), 1);
+        form.visit_from(0, &mut |x| {
+            held = Some(x);
+            ControlFlow::Break(())
+        });
+    }
+    debug_assert_ne!(held, Some(id), "a form refuses only an ID it lacks");
+    let ids = match held {
+        None => [id, 0],
+        Some(x) => [x.min(id), x.max(id)],
+    };
     let activity = repr.form_mut().map(|f| f.take_activity()).unwrap_or_default();
-    *repr = small_form(&ids, activity);
+    *repr = small_form(&ids[..1 + usize::from(held.is_some())], activity);
 }
 
 /// The set's form cannot hold `activity` (`single` records one add): packed.
