@@ -20,6 +20,8 @@ measures, side by side in the same run, alternating A/B, medians over rounds:
               LIKE.ADD/HAS/COUNT/STATUS on like-only keys before/after reactions (--baseline-module:
               the baseline's module vs this build, two servers, P=1 and P=16; without it, this build's
               LIKE.ADD/COUNT/HAS at P=16 next to the throughput section's)
+  bigreads    reads of big keys under load (50 clients): LIKE.USERS pages of 1,000 from a 10M-like key
+              (and from a 10k-like key, for scale), LIKE.STATUS over 50 keys of 1M likes; req/s, p50/p99
   rdb         SAVE time, load time, dump.rdb size: LIKE vs native sets
   unlink      time to reply of UNLINK on a 10M-like key
 
@@ -910,6 +912,57 @@ def run_throughput(srv, args, res):
                        "like_p50_ms": median([m["p50_ms"] for m in S]),
                        "like_p99_ms": median([m["p99_ms"] for m in S])}
     log(f"  STATUS x50: LIKE {ks:,.0f} keys/s  native pipeline {kn:,.0f} keys/s  ratio {ks / kn:.2f}")
+    srv.flush()
+
+
+BIG_SPAN = 10 ** 11  # IDs of the big keys: 10^12 + [0, BIG_SPAN), what 1__rand_int__ draws with -r BIG_SPAN
+
+
+def load_uniform(srv, key: bytes, rng, n):
+    """n distinct IDs uniform over 10^12 + [0, BIG_SPAN), added in random order, 10,000 per LIKE.ADD."""
+    ids = np.unique(rng.integers(0, BIG_SPAN, size=n + n // 50 + 10))
+    ids = rng.permutation(ids)[:n] + 10 ** 12
+    ld = Loader(srv.port)
+    for i in range(0, n, 10_000):
+        ld.add(cmd(b"LIKE.ADD", key, ids_resp(ids[i:i + 10_000])))
+    ld.close()
+    assert srv.r.execute_command("LIKE.COUNT", key) == n
+
+
+def run_bigreads(srv, args, res):
+    """Reads of big keys under load: pages of LIKE.USERS from a key of 10M likes (AFTER a random user,
+    so every page starts at another place; the same from a key of 10k likes for scale), and LIKE.STATUS
+    over 50 keys of 1M likes each. 50 clients, P=1, args.tp_rounds runs each, medians."""
+    q = 10 if args.quick else 1
+    rng = np.random.default_rng(11)
+    out = res.setdefault("bigreads", {})
+    srv.flush()
+    big, small = 10_000_000 // q, 10_000
+    t = time.time()
+    load_uniform(srv, b"big:users", rng, big)
+    load_uniform(srv, b"small:users", rng, small)
+    status_keys, status_likes = 10, 1_000_000 // q
+    for k in range(status_keys):
+        load_uniform(srv, b"bs:%012d" % k, rng, status_likes)
+    log(f"  loaded {big:,} + {small:,} + {status_keys} x {status_likes:,} likes ({time.time() - t:.0f}s)")
+    info = srv.r.execute_command("LIKE.INFO", "big:users")
+    out["big_encoding"] = (info.get(b"encoding") if isinstance(info, dict) else
+                           dict(zip(info[::2], info[1::2])).get(b"encoding")).decode()
+    runs = [
+        ("pages_big", ["LIKE.USERS", "big:users", "AFTER", UID, "LIMIT", "1000"], 20_000 // q, BIG_SPAN,
+         f"LIKE.USERS of a {big:,}-like key AFTER a random user LIMIT 1000"),
+        ("pages_small", ["LIKE.USERS", "small:users", "AFTER", UID, "LIMIT", "1000"], 20_000 // q, BIG_SPAN,
+         f"LIKE.USERS of a {small:,}-like key AFTER a random user LIMIT 1000"),
+        ("status_big", ["LIKE.STATUS", UID] + ["bs:__rand_int__"] * STATUS_KEYS, 20_000 // q, status_keys,
+         f"LIKE.STATUS over {STATUS_KEYS} keys of {status_likes:,} likes ({status_keys} keys, drawn at random)"),
+    ]
+    for name, command, n, rand, what in runs:
+        ms = [redis_benchmark(srv, command, n, 1, rand=rand) for _ in range(args.tp_rounds)]
+        out[name] = {"what": what, "runs": ms, "rps": median([m["rps"] for m in ms]),
+                     "p50_ms": median([m["p50_ms"] for m in ms]), "p99_ms": median([m["p99_ms"] for m in ms]),
+                     "cpu_us": median([m["server_cpu_us_per_req"] for m in ms]), "requests": n}
+        log(f"  {name:<12} {out[name]['rps']:>9,.0f} req/s  p50 {out[name]['p50_ms']:.3f} ms"
+            f"  p99 {out[name]['p99_ms']:.3f} ms  server CPU {out[name]['cpu_us']:.1f} us/req")
     srv.flush()
 
 
@@ -2150,6 +2203,23 @@ def write_report(res, args, outdir):
         L.append("")
         targets.append(("one hot key LIKE.ADD, P=16", f"{h['like_rps']:,.0f} likes/s", "≥ 500,000/s", ok))
 
+    if "bigreads" in res:
+        b = res["bigreads"]
+        L.append("## Big keys: reads under load\n")
+        L.append("redis-benchmark, 50 clients, P=1, medians of the runs. Pages: `LIKE.USERS key AFTER 1__rand_int__ LIMIT"
+                 " 1000` with `-r 10^11`, so each page starts after a random user of the key's ID range (IDs uniform"
+                 " over 10^12 + [0, 10^11), loaded in random order); the small key's pages show what a page costs"
+                 " whatever the key's size (O(log N + 1000)). STATUS: `LIKE.STATUS 1__rand_int__ bs:__rand_int__ x50`"
+                 " over 10 keys of 1M likes (each request reads 50 of them, drawn at random). Server CPU = the"
+                 f" redis-server process's CPU time per request. The big key's encoding: `{b.get('big_encoding', '?')}`.\n")
+        L.append("| read | req/s | p50 ms | p99 ms | server CPU µs/req |")
+        L.append("|---|---:|---:|---:|---:|")
+        for name in ("pages_big", "pages_small", "status_big"):
+            if name in b:
+                e = b[name]
+                L.append(f"| {e['what']} | {e['rps']:,.0f} | {e['p50_ms']:.3f} | {e['p99_ms']:.3f} | {e['cpu_us']:.1f} |")
+        L.append("")
+
     if "reactions" in res:
         write_reactions_report(res, L, targets)
 
@@ -2279,7 +2349,7 @@ def main():
     ap.add_argument("--tp-rounds", type=int, default=None,
                     help="A/B rounds per redis-benchmark comparison (default 5, quick 2): short runs, often alternated,"
                          " so that background load hits both sides alike")
-    ap.add_argument("--only", default="memory,shapes,throughput,hotkey,reactions,rdb,unlink",
+    ap.add_argument("--only", default="memory,shapes,throughput,hotkey,bigreads,reactions,rdb,unlink",
                     help="comma-separated sections to run")
     ap.add_argument("--report-only", action="store_true",
                     help="rewrite results.md, memory.png and shapes.png from the existing results.json, measure nothing")
@@ -2344,6 +2414,7 @@ def main():
             ("shapes", "memory per like over ID shapes", run_shapes),
             ("throughput", "throughput", run_throughput),
             ("hotkey", "hot key", run_hotkey),
+            ("bigreads", "big-key reads", run_bigreads),
             ("reactions", "reactions (REACT.*) vs hashes + script", run_reactions),
             ("unlink", "UNLINK", run_unlink),
         ]:
