@@ -211,7 +211,7 @@ impl CommandCtx {
         }
     }
 
-    /// True while loading AOF/RDB: replayed adds are not recent activity.
+    /// True while an AOF is replayed: replayed adds are not recent activity.
     pub fn is_loading(&self) -> bool {
         super::callbacks::is_loading()
     }

@@ -264,13 +264,15 @@ pub extern "C" fn info_section(ctx: *mut raw::RedisModuleInfoCtx, _for_crash_rep
     });
 }
 
-/// Whether Redis is loading an AOF or an RDB file (or a replica its full
-/// sync): kept by the loading event, so that a write reads it in one load
-/// (RedisModule_GetContextFlags computes every flag: about 130 instructions).
-static LOADING: AtomicBool = AtomicBool::new(false);
+/// Whether Redis is replaying an AOF, the only loading that runs commands
+/// (an RDB, or a replica's full sync, loads values): kept by the loading
+/// event, so that a write reads it in one load (RedisModule_GetContextFlags
+/// computes every flag: about 130 instructions). A replica's async load
+/// (repl-diskless-load swapdb) keeps serving commands and leaves it false.
+static LOADING_AOF: AtomicBool = AtomicBool::new(false);
 
 pub fn is_loading() -> bool {
-    LOADING.load(Ordering::Relaxed)
+    LOADING_AOF.load(Ordering::Relaxed)
 }
 
 /// The server event `REDISMODULE_EVENT_LOADING`.
@@ -281,11 +283,9 @@ pub unsafe extern "C" fn loading_event(
     _data: *mut c_void,
 ) {
     match subevent {
-        raw::REDISMODULE_SUBEVENT_LOADING_RDB_START
-        | raw::REDISMODULE_SUBEVENT_LOADING_AOF_START
-        | raw::REDISMODULE_SUBEVENT_LOADING_REPL_START => LOADING.store(true, Ordering::Relaxed),
+        raw::REDISMODULE_SUBEVENT_LOADING_AOF_START => LOADING_AOF.store(true, Ordering::Relaxed),
         raw::REDISMODULE_SUBEVENT_LOADING_ENDED | raw::REDISMODULE_SUBEVENT_LOADING_FAILED => {
-            LOADING.store(false, Ordering::Relaxed)
+            LOADING_AOF.store(false, Ordering::Relaxed)
         }
         _ => {}
     }
