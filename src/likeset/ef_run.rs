@@ -13,6 +13,7 @@
 //! 11-byte header alone.
 
 use std::cell::RefCell;
+use std::thread::LocalKey;
 
 /// Header bytes of a coded run.
 pub const HEADER: usize = 11;
@@ -21,16 +22,16 @@ thread_local! {
     /// A write's new code, reused from write to write (a packed block's code
     /// is copied into its own block, so the buffer needs no allocation of its own).
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
-
-thread_local! {
     /// The IDs of a run being re-coded, reused from write to write.
     static IDS: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Runs `f` with an empty buffer for a new code: the thread's reused one.
-pub fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
-    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+/// Runs `f` with the thread's buffer `key`, emptied.
+fn with_reused<T: 'static, R>(
+    key: &'static LocalKey<RefCell<Vec<T>>>,
+    f: impl FnOnce(&mut Vec<T>) -> R,
+) -> R {
+    key.with(|cell| match cell.try_borrow_mut() {
         Ok(mut buf) => {
             buf.clear();
             f(&mut buf)
@@ -38,6 +39,11 @@ pub fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
         // Only a nested call finds it taken (none does today): a buffer of its own.
         Err(_) => f(&mut Vec::new()),
     })
+}
+
+/// Runs `f` with an empty buffer for a new code: the thread's reused one.
+pub fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    with_reused(&SCRATCH, f)
 }
 
 /// Low bits per offset for `count` offsets spread up to `max_offset`.
@@ -547,12 +553,12 @@ pub fn insert(code: &[u8], id: u64, out: &mut Vec<u8>) -> Option<bool> {
         return None;
     }
     let l = run.l;
-    if id < run.first || low_bits(m + 1, max_old.max(offset)) != l {
+    let max_new = max_old.max(offset);
+    if id < run.first || low_bits(m + 1, max_new) != l {
         // Every offset moves (a new first ID) or splits anew (a new width).
         recode(&run, out, |ids| ids.insert(k as usize + usize::from(id > run.first), id));
         return Some(true);
     }
-    let max_new = max_old.max(offset);
     let low_len = m * u64::from(l);
     let old_bits = low_len + high_bits_len(m, max_old, l);
     let new_bits = (m + 1) * u64::from(l) + high_bits_len(m + 1, max_new, l);
@@ -645,11 +651,7 @@ pub fn remove(code: &[u8], id: u64, out: &mut Vec<u8>) -> Option<bool> {
 /// them strictly ascending and leaves at least one): for the edits that move
 /// every offset or change the low-bit width.
 fn recode(run: &Run<'_>, out: &mut Vec<u8>, edit: impl FnOnce(&mut Vec<u64>)) {
-    let mut own = Vec::new();
-    IDS.with(|cell| {
-        let mut reused = cell.try_borrow_mut();
-        let ids = reused.as_deref_mut().unwrap_or(&mut own);
-        ids.clear();
+    with_reused(&IDS, |ids| {
         run.decode_into(ids);
         edit(ids);
         out.clear();

@@ -98,12 +98,16 @@ pub(super) fn grow(repr: &mut Repr, id: u64) {
         });
     }
     debug_assert_ne!(held, Some(id), "a form refuses only an ID it lacks");
-    let ids = match held {
-        None => [id, 0],
-        Some(x) => [x.min(id), x.max(id)],
+    let pair;
+    let ids: &[u64] = match held {
+        None => std::slice::from_ref(&id),
+        Some(x) => {
+            pair = [x.min(id), x.max(id)];
+            &pair
+        }
     };
     let activity = repr.form_mut().map(|f| f.take_activity()).unwrap_or_default();
-    *repr = small_form(&ids[..1 + usize::from(held.is_some())], activity);
+    *repr = small_form(ids, activity);
 }
 
 /// The set's form cannot hold `activity` (`single` records one add): packed.
