@@ -5,6 +5,8 @@
 //! not the whole set's: on a 10M-ID set (70k blocks) a flat index moved about
 //! 1 MB per block split.
 
+use super::block_code::BlockCode;
+
 /// Most blocks per group (a split or a removal moves at most this many entries).
 pub const GROUP_BLOCKS_MAX: usize = 128;
 /// A group this small merges with its right neighbour when both fit in one.
@@ -21,7 +23,7 @@ pub struct At {
 struct Group {
     /// First ID of each block, ascending.
     firsts: Vec<u64>,
-    codes: Vec<Box<[u8]>>,
+    codes: Vec<BlockCode>,
 }
 
 /// Coded blocks in ID order, each with its first ID (at least one block,
@@ -36,7 +38,7 @@ pub struct Blocks {
 
 impl Blocks {
     /// Appends a block past every block held (building from sorted IDs).
-    pub fn push(&mut self, first: u64, code: Box<[u8]>) {
+    pub fn push(&mut self, first: u64, code: BlockCode) {
         debug_assert!(self.groups.last().and_then(|g| g.firsts.last()) < Some(&first));
         if self.groups.last().is_none_or(|g| g.codes.len() >= GROUP_BLOCKS_MAX) {
             if let Some(full) = self.groups.last_mut() {
@@ -87,12 +89,10 @@ impl Blocks {
 
     /// Replaces the code of the block at `at` by `code`, whose first ID is
     /// `first` (at or past the previous block's last ID, before the next
-    /// block's first). The code comes in its own allocation: resizing the
-    /// old one in place costs more (jemalloc's realloc through RM_Realloc:
-    /// ~550 instructions, against ~450 for a malloc and a free).
-    pub fn rewrite(&mut self, at: At, first: u64, code: Box<[u8]>) {
+    /// block's first); in the block's allocation while its size class stays.
+    pub fn rewrite(&mut self, at: At, first: u64, code: &[u8]) {
         let g = &mut self.groups[at.group];
-        g.codes[at.block] = code;
+        g.codes[at.block].set(code);
         g.firsts[at.block] = first;
         if at.block == 0 {
             self.tops[at.group] = first;
@@ -101,14 +101,14 @@ impl Blocks {
 
     /// Replaces the block at `at` by `parts` (at least one, ascending, in
     /// the same place), splitting its group when it outgrows the maximum.
-    pub fn splice(&mut self, at: At, parts: Vec<(u64, Box<[u8]>)>) {
+    pub fn splice(&mut self, at: At, parts: Vec<(u64, BlockCode)>) {
         debug_assert!(!parts.is_empty());
         let added = parts.len() - 1;
         let g = &mut self.groups[at.group];
         // Exact growth: a group's arrays stay within their size class.
         g.firsts.reserve_exact(added);
         g.codes.reserve_exact(added);
-        let (firsts, codes): (Vec<u64>, Vec<Box<[u8]>>) = parts.into_iter().unzip();
+        let (firsts, codes): (Vec<u64>, Vec<BlockCode>) = parts.into_iter().unzip();
         g.firsts.splice(at.block..=at.block, firsts);
         g.codes.splice(at.block..=at.block, codes);
         self.tops[at.group] = g.firsts[0];
@@ -196,7 +196,7 @@ impl Blocks {
                 .iter()
                 .map(|g| {
                     allocated(g.firsts.capacity() * size_of::<u64>())
-                        + allocated(g.codes.capacity() * size_of::<Box<[u8]>>())
+                        + allocated(g.codes.capacity() * size_of::<BlockCode>())
                 })
                 .sum::<usize>()
     }
@@ -206,7 +206,7 @@ impl Blocks {
         use super::allocated;
         let groups = blocks.div_ceil(GROUP_BLOCKS_MAX);
         let per_group =
-            |n: usize| allocated(n * size_of::<u64>()) + allocated(n * size_of::<Box<[u8]>>());
+            |n: usize| allocated(n * size_of::<u64>()) + allocated(n * size_of::<BlockCode>());
         let full = blocks / GROUP_BLOCKS_MAX;
         allocated(groups * size_of::<u64>())
             + allocated(groups * size_of::<Group>())
@@ -224,8 +224,8 @@ impl Blocks {
 mod tests {
     use super::*;
 
-    fn code(first: u64) -> Box<[u8]> {
-        first.to_le_bytes().into()
+    fn code(first: u64) -> BlockCode {
+        BlockCode::new(&first.to_le_bytes())
     }
 
     fn firsts(b: &Blocks) -> Vec<u64> {

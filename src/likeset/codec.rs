@@ -244,7 +244,7 @@ fn decode_v2(r: &mut Reader<'_>, version: u32, policy: &Policy) -> Result<LikeSe
                 }
                 prev_last = Some(run.last());
                 total += run.len() as u64;
-                blocks.push(Box::from(r.take(len)?));
+                blocks.push(r.take(len)?);
             }
             if total != count {
                 return Err(DecodeError("count mismatch"));
@@ -258,7 +258,7 @@ fn decode_v2(r: &mut Reader<'_>, version: u32, policy: &Policy) -> Result<LikeSe
                     LikeSet(Repr::Packed(Packed::from_code(code, Activity::default())))
                 }
                 _ => {
-                    let ef = EliasFano::from_runs(blocks, count, Activity::default());
+                    let ef = EliasFano::from_runs(&blocks, count, Activity::default());
                     let mut set = LikeSet(Repr::EliasFano(ef));
                     set.settle(policy);
                     set

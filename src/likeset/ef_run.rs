@@ -56,6 +56,7 @@ fn low_bits(count: u64, max_offset: u64) -> u32 {
 }
 
 /// Bytes of the code of strictly ascending `ids` (at least one).
+#[cfg(test)]
 pub fn encoded_len(ids: &[u64]) -> usize {
     let (Some(&first), Some(&last)) = (ids.first(), ids.last()) else { return HEADER };
     let m = (ids.len() - 1) as u64;

@@ -14,6 +14,7 @@
 use std::ops::ControlFlow;
 
 use super::activity::{Activity, ActivityRef};
+use super::block_code::BlockCode;
 use super::block_index::{At, Blocks};
 use super::ef_run::{self, Run};
 use super::{allocated, Encoding, Form, Stored, StoredForm};
@@ -61,10 +62,11 @@ struct Inner {
     blocks: Blocks,
 }
 
-fn code(ids: &[u64]) -> Box<[u8]> {
-    let mut bytes = Vec::with_capacity(ef_run::encoded_len(ids));
-    ef_run::encode(ids, &mut bytes);
-    bytes.into_boxed_slice()
+fn code(ids: &[u64]) -> BlockCode {
+    ef_run::with_scratch(|bytes| {
+        ef_run::encode(ids, bytes);
+        BlockCode::new(bytes)
+    })
 }
 
 impl EliasFano {
@@ -78,10 +80,10 @@ impl EliasFano {
 
     /// From coded runs the codec validated: ascending, disjoint, each of
     /// 1 ..= BLOCK_IDS_MAX IDs, `count` IDs in all.
-    pub fn from_runs(blocks: Vec<Box<[u8]>>, count: u64, activity: Activity) -> EliasFano {
+    pub fn from_runs(blocks: &[&[u8]], count: u64, activity: Activity) -> EliasFano {
         let mut index = Blocks::default();
         for b in blocks {
-            index.push(Run::trusted(&b).first(), b);
+            index.push(Run::trusted(b).first(), BlockCode::new(b));
         }
         index.shrink_to_fit();
         EliasFano(Box::new(Inner { count, activity, blocks: index }))
@@ -162,18 +164,21 @@ impl Form for EliasFano {
         let at = self.0.blocks.locate(id);
         // Most inserts stay within the block's budget: its new code replaces
         // it (split in halves otherwise).
-        let mut code = Vec::new();
-        match ef_run::insert(self.0.blocks.code(at), id, &mut code) {
-            Some(false) => return Some(false),
-            Some(true)
-                if code.len() <= BLOCK_BYTES_MAX && Run::trusted(&code).len() <= BLOCK_IDS_MAX =>
-            {
-                let first = Run::trusted(&code).first();
-                self.0.blocks.rewrite(at, first, code.into_boxed_slice());
-                self.0.count += 1;
-                return Some(true);
-            }
-            Some(true) | None => {}
+        let done =
+            ef_run::with_scratch(|code| match ef_run::insert(self.0.blocks.code(at), id, code) {
+                Some(false) => Some(false),
+                Some(true)
+                    if code.len() <= BLOCK_BYTES_MAX
+                        && Run::trusted(code).len() <= BLOCK_IDS_MAX =>
+                {
+                    self.0.blocks.rewrite(at, Run::trusted(code).first(), code);
+                    self.0.count += 1;
+                    Some(true)
+                }
+                Some(true) | None => None,
+            });
+        if done.is_some() {
+            return done;
         }
         let mut ids = self.decode(at);
         let k = match ids.binary_search(&id) {
@@ -190,16 +195,18 @@ impl Form for EliasFano {
         let at = self.0.blocks.locate(id);
         // Most removes leave a block big enough to stay on its own: its new
         // code replaces it (merged with a neighbour otherwise).
-        let mut code = Vec::new();
-        match ef_run::remove(self.0.blocks.code(at), id, &mut code) {
-            Some(false) => return false,
-            Some(true) if code.len() >= BLOCK_BYTES_MIN || self.0.blocks.len() == 1 => {
-                let first = Run::trusted(&code).first();
-                self.0.blocks.rewrite(at, first, code.into_boxed_slice());
-                self.0.count -= 1;
-                return true;
-            }
-            Some(true) | None => {}
+        let done =
+            ef_run::with_scratch(|code| match ef_run::remove(self.0.blocks.code(at), id, code) {
+                Some(false) => Some(false),
+                Some(true) if code.len() >= BLOCK_BYTES_MIN || self.0.blocks.len() == 1 => {
+                    self.0.blocks.rewrite(at, Run::trusted(code).first(), code);
+                    self.0.count -= 1;
+                    Some(true)
+                }
+                Some(true) | None => None,
+            });
+        if let Some(removed) = done {
+            return removed;
         }
         let mut ids = self.decode(at);
         let Ok(k) = ids.binary_search(&id) else { return false };

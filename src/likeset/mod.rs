@@ -6,6 +6,7 @@
 //! This file is the set's API, the same whatever the encoding.
 
 pub mod activity;
+mod block_code;
 mod block_index;
 pub mod codec;
 mod ef_run;
