@@ -224,26 +224,6 @@ impl CommandCtx {
         self.changed(event, key, deleted);
     }
 
-    /// Replicates `command key user`.
-    pub fn replicate_key_user(
-        &self,
-        command: &'static std::ffi::CStr,
-        key: Arg<'_>,
-        user: Arg<'_>,
-    ) {
-        // SAFETY: a live command context; "ss" matches the two string
-        // arguments, which are arguments of this call.
-        unsafe {
-            api!(RedisModule_Replicate)(
-                self.raw(),
-                command.as_ptr(),
-                c"ss".as_ptr(),
-                key.raw(),
-                user.raw(),
-            )
-        };
-    }
-
     /// A write changed `key`: keyspace event (generic class) `event`, then
     /// `del` if the key went away, and one WATCH / client-tracking signal.
     pub fn changed(&self, event: &'static std::ffi::CStr, key: Arg<'_>, deleted: bool) {
