@@ -162,11 +162,19 @@ impl<'a> BitSink<'a> {
         let Some(src) = src.get(start..start + 8 * words + 1) else { return false };
         let Some(dst) = self.bytes.get_mut(self.pos..self.pos + 8 * words) else { return false };
         let (held, mut acc) = (self.held, self.acc);
-        for (d, s) in dst.chunks_exact_mut(8).zip(src.windows(9).step_by(8)) {
-            let mut lo = [0u8; 8];
-            lo.copy_from_slice(&s[..8]);
-            let v = (u64::from_le_bytes(lo) >> shift) | ((u64::from(s[8]) << 1) << (63 - shift));
-            d.copy_from_slice(&(acc | v << held).to_le_bytes());
+        let (src, dst) = (src.as_ptr(), dst.as_mut_ptr());
+        for i in 0..words {
+            // SAFETY: `src` holds 8 * words + 1 bytes and `dst` 8 * words
+            // (both checked above), so bytes 8i ..= 8i + 8 of the one and
+            // 8i .. 8i + 8 of the other are in bounds; unaligned reads and
+            // writes of plain integers; the two are distinct slices.
+            let (lo, next, d) = unsafe {
+                let s = src.add(8 * i);
+                (s.cast::<u64>().read_unaligned(), *s.add(8), dst.add(8 * i).cast::<u64>())
+            };
+            let v = (u64::from_le(lo) >> shift) | ((u64::from(next) << 1) << (63 - shift));
+            // SAFETY: see above.
+            unsafe { d.write_unaligned((acc | v << held).to_le()) };
             // The bits of v past this word (none when held is 0).
             acc = (v >> 1) >> (63 - held);
         }
