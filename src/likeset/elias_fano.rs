@@ -22,7 +22,7 @@ use super::{allocated, Encoding, Form, Stored, StoredForm};
 /// Most IDs per block (a lookup scans about 2 bits per ID of its block).
 pub const BLOCK_IDS_MAX: usize = 1024;
 /// Most code bytes per block (a write rewrites one block).
-pub const BLOCK_BYTES_MAX: usize = 1024;
+pub const BLOCK_BYTES_MAX: usize = 768;
 /// A block whose code shrinks below this merges with a neighbour when they fit in one.
 const BLOCK_BYTES_MIN: usize = BLOCK_BYTES_MAX / 4;
 
@@ -347,7 +347,7 @@ mod tests {
 
     #[test]
     fn any_sure_fit_ids_fit_a_block() {
-        const { assert!(BLOCK_SURE_FIT >= 100) };
+        const { assert!(BLOCK_SURE_FIT >= 64) };
         for bits in 0..63 {
             for range in [(1u64 << bits) - 1, 1 << bits, (1 << bits) + (1 << bits) / 2] {
                 let range = range.min(crate::likeset::MAX_ID);

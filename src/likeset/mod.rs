@@ -254,6 +254,7 @@ impl LikeSet {
     /// does not.
     pub fn insert(&mut self, id: u64, now_ms: Option<u64>, policy: &Policy) -> bool {
         debug_assert!(id <= MAX_ID);
+        let was_coded = policy::is_coded_packed(&self.0);
         match self.0.form_mut().and_then(|f| f.insert(id)) {
             Some(false) => return false,
             Some(true) => {}
@@ -262,7 +263,7 @@ impl LikeSet {
         if let Some(now) = now_ms {
             self.record_adds(now, 1);
         }
-        policy::after_insert(&mut self.0, policy);
+        policy::after_insert(&mut self.0, policy, was_coded);
         debug_assert!(self.contains(id));
         true
     }

@@ -2,7 +2,7 @@
 //! sorted user IDs either as an array at the narrowest width that fits the
 //! largest (2, 4 or 8 bytes, in the spirit of Redis's intset) or, when that
 //! is smaller, as one Elias-Fano coded run (`ef_run`: about 2 + log2(range / n)
-//! bits per ID) of at most one `elias-fano` block's size (1 KiB, 1024 IDs).
+//! bits per ID) of at most one `elias-fano` block's size (768 bytes, 1024 IDs).
 //! `from_sorted` picks the smaller. The block takes its allocator
 //! size class whole (what the allocator gives it anyway), so a small set pays
 //! no spare capacity and a write reallocates only when it crosses a class.
@@ -126,7 +126,7 @@ pub fn width_for(id: u64) -> usize {
 /// IDs from `first` to `max` when that is smaller. `Some(code bytes)` when coded.
 fn body_for(len: usize, first: u64, max: u64) -> (usize, Option<usize>) {
     let array = width_for(max) * len;
-    // A code is one `elias-fano` block at most (1 KiB): a write rewrites it whole.
+    // A code is one `elias-fano` block at most (768 bytes): a write rewrites it whole.
     if len >= 2 && block_fits(len as u64, first, max) {
         let coded = ef_run::encoded_len_of(len as u64, first, max);
         if coded < array {

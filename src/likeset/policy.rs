@@ -116,11 +116,20 @@ pub(super) fn hold_activity(repr: &mut Repr, activity: Activity) {
     *repr = Repr::Packed(Packed::from_sorted(&ids, activity));
 }
 
-/// After an insert: move the set when its form outgrew it.
-pub(super) fn after_insert(repr: &mut Repr, policy: &Policy) {
+/// Whether the set is a packed block holding its IDs coded.
+pub(super) fn is_coded_packed(repr: &Repr) -> bool {
+    matches!(repr, Repr::Packed(p) if p.code().is_some())
+}
+
+/// After an insert: move the set when its form outgrew it. `was_coded`: the
+/// set was a coded packed block before the insert.
+pub(super) fn after_insert(repr: &mut Repr, policy: &Policy, was_coded: bool) {
     let len = repr.form().map_or(0, |f| f.len()) as usize;
     let forced = matches!(repr, Repr::Packed(_)) && len > policy.packed_max;
-    if forced || size_check_due(len) {
+    // A code that outgrew one block becomes an array, up to 3x its size for
+    // 2^20-range IDs: checked now, not at the next 1/8 of the set's writes.
+    let outgrew_code = was_coded && !is_coded_packed(repr);
+    if forced || outgrew_code || size_check_due(len) {
         reform(repr, policy, forced, len > EXACT_MAX);
     }
 }
@@ -218,7 +227,7 @@ fn reform(repr: &mut Repr, policy: &Policy, forced: bool, by_blocks: bool) {
         return;
     };
     // A 1/4 margin keeps a set from moving back and forth between forms of
-    // about its size; re-coding a packed block (at most 1 KiB of code) is
+    // about its size; re-coding a packed block (at most 768 bytes of code) is
     // cheap enough for a 1/16 one.
     let margin = if best == current { 16 } else { 4 };
     if forced || best_bytes.saturating_add(best_bytes / margin) < current_bytes {
