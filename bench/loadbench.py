@@ -373,7 +373,7 @@ SHAPES = {
                            sizes=[1_000_000], dense_target=False),
 }
 SHAPE_CALLS = 20_000  # single-ID calls per batch, per command and size, for the server time per call
-SHAPE_CALL_REPS = 3  # batches per command and size (new IDs each), median
+SHAPE_CALL_REPS = 5  # batches per command and size (new IDs each), median
 SHAPE_DUMP_KEYS = 100  # keys DUMPed per size (at most)
 SHAPE_RESTORE_MIN = 100_000  # RESTORE LIKE vs SET from this size up
 # targets
