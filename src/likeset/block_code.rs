@@ -60,6 +60,55 @@ impl BlockCode {
     }
 }
 
+impl BlockCode {
+    /// `len` zero bytes.
+    fn zeroed(len: usize) -> BlockCode {
+        let lay = layout(len);
+        // SAFETY: `lay` has a non-zero size.
+        let raw = unsafe { alloc::alloc_zeroed(lay) };
+        let Some(ptr) = NonNull::new(raw) else { alloc::handle_alloc_error(lay) };
+        BlockCode { ptr, len }
+    }
+
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: the first `len` bytes are initialised and owned by `self`,
+        // borrowed mutably for the borrow's life.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+
+    /// Edits the code in place into one of `new_len` bytes: `f` gets the old
+    /// code's bytes followed by zeros, as many as the longer of the two
+    /// lengths, and leaves the new code in the first `new_len`. In the same
+    /// allocation while the size class stays.
+    pub fn edit(&mut self, new_len: usize, f: impl FnOnce(&mut [u8])) {
+        let old_len = self.len;
+        let same_class = allocated(new_len) == allocated(old_len);
+        if new_len > old_len {
+            if same_class {
+                // SAFETY: the allocation holds `allocated(old_len)` =
+                // `allocated(new_len)` >= new_len bytes; this initialises the
+                // ones past the old code.
+                unsafe {
+                    std::ptr::write_bytes(self.ptr.as_ptr().add(old_len), 0, new_len - old_len)
+                };
+                self.len = new_len;
+            } else {
+                let mut grown = BlockCode::zeroed(new_len);
+                grown.bytes_mut()[..old_len].copy_from_slice(self);
+                *self = grown;
+            }
+            f(self.bytes_mut());
+        } else {
+            f(self.bytes_mut());
+            if same_class {
+                self.len = new_len;
+            } else {
+                *self = BlockCode::new(&self[..new_len]);
+            }
+        }
+    }
+}
+
 impl std::ops::Deref for BlockCode {
     type Target = [u8];
 
@@ -102,6 +151,24 @@ mod tests {
                 assert_eq!(c.ptr, before, "len {len}: in place");
             }
             assert_eq!(&*c.clone(), &bytes[..]);
+        }
+    }
+
+    #[test]
+    fn edit_sees_old_bytes_then_zeros() {
+        let mut c = BlockCode::new(&[7; 100]);
+        for new_len in [101, 112, 113, 200, 700, 300, 12, 11, 640] {
+            let old = c.to_vec();
+            c.edit(new_len, |buf| {
+                assert_eq!(buf.len(), new_len.max(old.len()));
+                assert_eq!(&buf[..old.len()], &old[..]);
+                assert!(buf[old.len()..].iter().all(|&b| b == 0));
+                for (i, b) in buf[..new_len].iter_mut().enumerate() {
+                    *b = (i % 251) as u8 + 1;
+                }
+            });
+            assert_eq!(c.len(), new_len);
+            assert!(c.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8 + 1));
         }
     }
 }

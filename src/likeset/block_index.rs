@@ -6,6 +6,7 @@
 //! 1 MB per block split.
 
 use super::block_code::BlockCode;
+use super::ef_run::{self, Shift};
 
 /// Most blocks per group (a split or a removal moves at most this many entries).
 pub const GROUP_BLOCKS_MAX: usize = 128;
@@ -97,6 +98,11 @@ impl Blocks {
         if at.block == 0 {
             self.tops[at.group] = first;
         }
+    }
+
+    /// Edits the code of the block at `at` in place (its first ID stays).
+    pub fn apply(&mut self, at: At, shift: &Shift) {
+        self.groups[at.group].codes[at.block].edit(shift.len, |buf| ef_run::apply(buf, shift));
     }
 
     /// Replaces the block at `at` by `parts` (at least one, ascending, in

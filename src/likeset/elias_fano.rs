@@ -16,7 +16,7 @@ use std::ops::ControlFlow;
 use super::activity::{Activity, ActivityRef};
 use super::block_code::BlockCode;
 use super::block_index::{At, Blocks};
-use super::ef_run::{self, Run};
+use super::ef_run::{self, Edit, Run};
 use super::{allocated, Encoding, Form, Stored, StoredForm};
 
 /// Most IDs per block (a lookup scans about 2 bits per ID of its block).
@@ -162,8 +162,18 @@ impl Form for EliasFano {
 
     fn insert(&mut self, id: u64) -> Option<bool> {
         let at = self.0.blocks.locate(id);
-        // Most inserts stay within the block's budget: its new code replaces
-        // it (split in halves otherwise).
+        // Most inserts keep the block's first ID and low-bit width and stay
+        // within its budget: its bits move in place.
+        match ef_run::plan_insert(self.0.blocks.code(at), id) {
+            Edit::Unchanged => return Some(false),
+            Edit::Shift(shift) if shift.len <= BLOCK_BYTES_MAX && shift.n <= BLOCK_IDS_MAX => {
+                self.0.blocks.apply(at, &shift);
+                self.0.count += 1;
+                return Some(true);
+            }
+            Edit::Shift(_) | Edit::Recode | Edit::Refused => {}
+        }
+        // Else a new code replaces the block (re-coded, or split in halves).
         let done =
             ef_run::with_scratch(|code| match ef_run::insert(self.0.blocks.code(at), id, code) {
                 Some(false) => Some(false),
@@ -193,8 +203,18 @@ impl Form for EliasFano {
 
     fn remove(&mut self, id: u64) -> bool {
         let at = self.0.blocks.locate(id);
-        // Most removes leave a block big enough to stay on its own: its new
-        // code replaces it (merged with a neighbour otherwise).
+        // Most removes keep the block's first ID and width and leave it big
+        // enough to stay on its own: its bits move in place.
+        match ef_run::plan_remove(self.0.blocks.code(at), id) {
+            Edit::Unchanged => return false,
+            Edit::Shift(shift) if shift.len >= BLOCK_BYTES_MIN || self.0.blocks.len() == 1 => {
+                self.0.blocks.apply(at, &shift);
+                self.0.count -= 1;
+                return true;
+            }
+            Edit::Shift(_) | Edit::Recode | Edit::Refused => {}
+        }
+        // Else a new code replaces it (re-coded, or merged with a neighbour).
         let done =
             ef_run::with_scratch(|code| match ef_run::remove(self.0.blocks.code(at), id, code) {
                 Some(false) => Some(false),
