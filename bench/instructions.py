@@ -132,6 +132,15 @@ def main():
             ("LIKE.DEL / SREM (100 likes, the same IDs)",
              single(lambda k, u, i: ("LIKE.DEL", f"l:{k}", u)),
              single(lambda k, u, i: ("SREM", f"s:{k}", u)), n),
+            # A toggle on (the ID is new), then off: what a like button sends. Its native
+            # twins are the SADD and SREM it amounts to (native Redis needs a script or two
+            # round trips to toggle).
+            ("LIKE.TOGGLE on / SADD (100 likes, an ID in the key's range)",
+             single(lambda k, u, i: ("LIKE.TOGGLE", f"l:{k}", u)),
+             single(lambda k, u, i: ("SADD", f"s:{k}", u)), n),
+            ("LIKE.TOGGLE off / SREM (the same IDs)",
+             single(lambda k, u, i: ("LIKE.TOGGLE", f"l:{k}", u)),
+             single(lambda k, u, i: ("SREM", f"s:{k}", u)), n),
             ("LIKE.MCOUNT x50 / SCARD, per key",
              lambda: (("LIKE.MCOUNT", *[f"l:{k}" for k in f]) for f in feeds),
              lambda: (("SCARD", f"s:{k}") for f in feeds for k in f), n),
