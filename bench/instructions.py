@@ -22,6 +22,10 @@ a SET per item; for reactions, 2-kind (like/dislike) and 7-kind families, each i
 two hashes of the native way (user -> kind, kind -> count) updated by the Lua script of the reactions
 section. A REACT.STATUS / LIKE.STATUS request covers 50 items; its native twin is 50 HGETALL + 50 HGET
 (50 SCARD + 50 SISMEMBER), per item.
+
+--big-keys: instead, 10 LIKE keys and 10 SETs of 100,000 random 32-bit IDs each (a like-set of
+coded blocks, where a write shifts one block's bits), and LIKE.HAS / ADD / DEL / TOGGLE against
+SISMEMBER / SADD / SREM there: what a write costs on a big key. Takes ~8 minutes.
 """
 import argparse
 import os
@@ -67,10 +71,135 @@ def load(r, rng):
     p.execute()
 
 
+def standard_pairs(r, rng, n):
+    """The rows over 10,000 items of 100 users: (name, module stream, native stream, requests)."""
+    load(r, rng)
+    sha = r.script_load(REACT_LUA)
+    ids = [uid(rng.randrange(ITEMS)) for _ in range(n)]
+    keys = [rng.randrange(ITEMS) for _ in range(n)]
+    feeds = [[rng.randrange(ITEMS) for _ in range(FEED)] for _ in range(n // FEED)]
+
+    def single(fmt):
+        return lambda: (fmt(keys[i], ids[i], i) for i in range(n))
+
+    def feed_native(a, b):
+        return lambda: (c for f, u in zip(feeds, ids) for k in f for c in (a(k), b(k, u)))
+
+    def kind(nk, i):
+        return KINDS[nk][i % nk]
+
+    # name, module command stream, native command stream, requests per figure
+    pairs = [
+        ("PING (floor)", single(lambda k, u, i: ("PING",)), None, n),
+        ("LIKE.HAS / SISMEMBER", single(lambda k, u, i: ("LIKE.HAS", f"l:{k}", u)),
+         single(lambda k, u, i: ("SISMEMBER", f"s:{k}", u)), n),
+        ("LIKE.COUNT / SCARD", single(lambda k, u, i: ("LIKE.COUNT", f"l:{k}")),
+         single(lambda k, u, i: ("SCARD", f"s:{k}")), n),
+        ("LIKE.ADD / SADD (new keys)", single(lambda k, u, i: ("LIKE.ADD", f"la:{i}", u)),
+         single(lambda k, u, i: ("SADD", f"sa:{i}", u)), n),
+        # Above every ID of the key (a range twice as wide: the block's low-bit width
+        # changes, and so it does when the ID goes again): the costliest write of a coded block.
+        ("LIKE.ADD / SADD (100 likes, a new highest ID)",
+         single(lambda k, u, i: ("LIKE.ADD", f"l:{k}", u + ITEMS)),
+         single(lambda k, u, i: ("SADD", f"s:{k}", u + ITEMS)), n),
+        ("LIKE.DEL / SREM (100 likes, the highest ID)",
+         single(lambda k, u, i: ("LIKE.DEL", f"l:{k}", u + ITEMS)),
+         single(lambda k, u, i: ("SREM", f"s:{k}", u + ITEMS)), n),
+        # Within the key's range (99% new), then the same IDs removed.
+        ("LIKE.ADD / SADD (100 likes, an ID in the key's range)",
+         single(lambda k, u, i: ("LIKE.ADD", f"l:{k}", u)),
+         single(lambda k, u, i: ("SADD", f"s:{k}", u)), n),
+        ("LIKE.DEL / SREM (100 likes, the same IDs)",
+         single(lambda k, u, i: ("LIKE.DEL", f"l:{k}", u)),
+         single(lambda k, u, i: ("SREM", f"s:{k}", u)), n),
+        # A toggle on (the ID is new), then off: what a like button sends. Its native
+        # twins are the SADD and SREM it amounts to (native Redis needs a script or two
+        # round trips to toggle).
+        ("LIKE.TOGGLE on / SADD (100 likes, an ID in the key's range)",
+         single(lambda k, u, i: ("LIKE.TOGGLE", f"l:{k}", u)),
+         single(lambda k, u, i: ("SADD", f"s:{k}", u)), n),
+        ("LIKE.TOGGLE off / SREM (the same IDs)",
+         single(lambda k, u, i: ("LIKE.TOGGLE", f"l:{k}", u)),
+         single(lambda k, u, i: ("SREM", f"s:{k}", u)), n),
+        ("LIKE.MCOUNT x50 / SCARD, per key",
+         lambda: (("LIKE.MCOUNT", *[f"l:{k}" for k in f]) for f in feeds),
+         lambda: (("SCARD", f"s:{k}") for f in feeds for k in f), n),
+        ("LIKE.STATUS x50 / SCARD + SISMEMBER, per key",
+         lambda: (("LIKE.STATUS", u, *[f"l:{k}" for k in f]) for f, u in zip(feeds, ids)),
+         feed_native(lambda k: ("SCARD", f"s:{k}"), lambda k, u: ("SISMEMBER", f"s:{k}", u)), n),
+    ]
+    for nk in KINDS:
+        pairs += [
+            (f"REACT.SET / Lua script, {nk} kinds",
+             single(lambda k, u, i, nk=nk: ("REACT.SET", f"r{nk}:{k}", u, kind(nk, i))),
+             single(lambda k, u, i, nk=nk: ("EVALSHA", sha, 1, f"h{nk}:{k}", u, kind(nk, i))), n),
+            (f"REACT.STATUS x50 / HGETALL + HGET, {nk} kinds, per item",
+             lambda nk=nk: (("REACT.STATUS", u, *[f"r{nk}:{k}" for k in f]) for f, u in zip(feeds, ids)),
+             feed_native(lambda k, nk=nk: ("HGETALL", f"h{nk}:{k}:c"),
+                         lambda k, u, nk=nk: ("HGET", f"h{nk}:{k}", u)), n),
+        ]
+    return pairs
+
+
+BIG_KEYS = 10
+BIG_LIKES = 100_000
+
+
+def load_big(r, rng):
+    """BIG_KEYS keys of BIG_LIKES random 32-bit IDs, as LIKE keys and as SETs; each key's IDs
+    (as a list and as a set)."""
+    keys = []
+    for k in range(BIG_KEYS):
+        ids = rng.sample(range(1 << 32), BIG_LIKES)
+        for i in range(0, BIG_LIKES, 10_000):
+            r.execute_command("LIKE.ADD", f"b:{k}", *ids[i:i + 10_000])
+            r.execute_command("SADD", f"bs:{k}", *ids[i:i + 10_000])
+        keys.append((ids, set(ids)))
+    return keys
+
+
+def big_pairs(r, rng, n):
+    """The rows of --big-keys: reads of IDs half present, then new IDs added, toggled and removed."""
+    held = load_big(r, rng)
+    new = []
+    for i in range(n):
+        while True:
+            x = rng.randrange(1 << 32)
+            if x not in held[i % BIG_KEYS][1]:
+                break
+        new.append(x)
+    # Half the reads ask for a user the key holds, half for one it does not.
+    present = [rng.choice(held[i % BIG_KEYS][0]) if i % 2 == 0 else new[i] for i in range(n)]
+
+    def single(fmt):
+        return lambda: (fmt(i % BIG_KEYS, i) for i in range(n))
+
+    label = f"{BIG_KEYS} keys of {BIG_LIKES:,} random 32-bit IDs"
+    return [
+        ("PING (floor)", single(lambda k, i: ("PING",)), None, n),
+        (f"LIKE.HAS / SISMEMBER ({label}, half present)",
+         single(lambda k, i: ("LIKE.HAS", f"b:{k}", present[i])),
+         single(lambda k, i: ("SISMEMBER", f"bs:{k}", present[i])), n),
+        (f"LIKE.ADD / SADD ({label}, new IDs)",
+         single(lambda k, i: ("LIKE.ADD", f"b:{k}", new[i])),
+         single(lambda k, i: ("SADD", f"bs:{k}", new[i])), n),
+        ("LIKE.DEL / SREM (the same IDs)",
+         single(lambda k, i: ("LIKE.DEL", f"b:{k}", new[i])),
+         single(lambda k, i: ("SREM", f"bs:{k}", new[i])), n),
+        ("LIKE.TOGGLE on / SADD (the same IDs)",
+         single(lambda k, i: ("LIKE.TOGGLE", f"b:{k}", new[i])),
+         single(lambda k, i: ("SADD", f"bs:{k}", new[i])), n),
+        ("LIKE.TOGGLE off / SREM (the same IDs)",
+         single(lambda k, i: ("LIKE.TOGGLE", f"b:{k}", new[i])),
+         single(lambda k, i: ("SREM", f"bs:{k}", new[i])), n),
+    ]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--module", default="target/release/liblike.so")
     ap.add_argument("--requests", type=int, default=20_000)
+    ap.add_argument("--big-keys", action="store_true", help="the big-key write rows instead (see above)")
     args = ap.parse_args()
     for tool in ("valgrind", "callgrind_control", "redis-server"):
         if not shutil.which(tool):
@@ -92,72 +221,11 @@ def main():
             except redis.exceptions.ConnectionError:
                 time.sleep(0.1)
         rng = random.Random(7)
-        load(r, rng)
-        sha = r.script_load(REACT_LUA)
+        if args.big_keys:
+            pairs = big_pairs(r, rng, args.requests)
+        else:
+            pairs = standard_pairs(r, rng, args.requests)
         n = args.requests
-        ids = [uid(rng.randrange(ITEMS)) for _ in range(n)]
-        keys = [rng.randrange(ITEMS) for _ in range(n)]
-        feeds = [[rng.randrange(ITEMS) for _ in range(FEED)] for _ in range(n // FEED)]
-
-        def single(fmt):
-            return lambda: (fmt(keys[i], ids[i], i) for i in range(n))
-
-        def feed_native(a, b):
-            return lambda: (c for f, u in zip(feeds, ids) for k in f for c in (a(k), b(k, u)))
-
-        def kind(nk, i):
-            return KINDS[nk][i % nk]
-
-        # name, module command stream, native command stream, requests per figure
-        pairs = [
-            ("PING (floor)", single(lambda k, u, i: ("PING",)), None, n),
-            ("LIKE.HAS / SISMEMBER", single(lambda k, u, i: ("LIKE.HAS", f"l:{k}", u)),
-             single(lambda k, u, i: ("SISMEMBER", f"s:{k}", u)), n),
-            ("LIKE.COUNT / SCARD", single(lambda k, u, i: ("LIKE.COUNT", f"l:{k}")),
-             single(lambda k, u, i: ("SCARD", f"s:{k}")), n),
-            ("LIKE.ADD / SADD (new keys)", single(lambda k, u, i: ("LIKE.ADD", f"la:{i}", u)),
-             single(lambda k, u, i: ("SADD", f"sa:{i}", u)), n),
-            # Above every ID of the key (a range twice as wide: the block's low-bit width
-            # changes, and so it does when the ID goes again): the costliest write of a coded block.
-            ("LIKE.ADD / SADD (100 likes, a new highest ID)",
-             single(lambda k, u, i: ("LIKE.ADD", f"l:{k}", u + ITEMS)),
-             single(lambda k, u, i: ("SADD", f"s:{k}", u + ITEMS)), n),
-            ("LIKE.DEL / SREM (100 likes, the highest ID)",
-             single(lambda k, u, i: ("LIKE.DEL", f"l:{k}", u + ITEMS)),
-             single(lambda k, u, i: ("SREM", f"s:{k}", u + ITEMS)), n),
-            # Within the key's range (99% new), then the same IDs removed.
-            ("LIKE.ADD / SADD (100 likes, an ID in the key's range)",
-             single(lambda k, u, i: ("LIKE.ADD", f"l:{k}", u)),
-             single(lambda k, u, i: ("SADD", f"s:{k}", u)), n),
-            ("LIKE.DEL / SREM (100 likes, the same IDs)",
-             single(lambda k, u, i: ("LIKE.DEL", f"l:{k}", u)),
-             single(lambda k, u, i: ("SREM", f"s:{k}", u)), n),
-            # A toggle on (the ID is new), then off: what a like button sends. Its native
-            # twins are the SADD and SREM it amounts to (native Redis needs a script or two
-            # round trips to toggle).
-            ("LIKE.TOGGLE on / SADD (100 likes, an ID in the key's range)",
-             single(lambda k, u, i: ("LIKE.TOGGLE", f"l:{k}", u)),
-             single(lambda k, u, i: ("SADD", f"s:{k}", u)), n),
-            ("LIKE.TOGGLE off / SREM (the same IDs)",
-             single(lambda k, u, i: ("LIKE.TOGGLE", f"l:{k}", u)),
-             single(lambda k, u, i: ("SREM", f"s:{k}", u)), n),
-            ("LIKE.MCOUNT x50 / SCARD, per key",
-             lambda: (("LIKE.MCOUNT", *[f"l:{k}" for k in f]) for f in feeds),
-             lambda: (("SCARD", f"s:{k}") for f in feeds for k in f), n),
-            ("LIKE.STATUS x50 / SCARD + SISMEMBER, per key",
-             lambda: (("LIKE.STATUS", u, *[f"l:{k}" for k in f]) for f, u in zip(feeds, ids)),
-             feed_native(lambda k: ("SCARD", f"s:{k}"), lambda k, u: ("SISMEMBER", f"s:{k}", u)), n),
-        ]
-        for nk in KINDS:
-            pairs += [
-                (f"REACT.SET / Lua script, {nk} kinds",
-                 single(lambda k, u, i, nk=nk: ("REACT.SET", f"r{nk}:{k}", u, kind(nk, i))),
-                 single(lambda k, u, i, nk=nk: ("EVALSHA", sha, 1, f"h{nk}:{k}", u, kind(nk, i))), n),
-                (f"REACT.STATUS x50 / HGETALL + HGET, {nk} kinds, per item",
-                 lambda nk=nk: (("REACT.STATUS", u, *[f"r{nk}:{k}" for k in f]) for f, u in zip(feeds, ids)),
-                 feed_native(lambda k, nk=nk: ("HGETALL", f"h{nk}:{k}:c"),
-                             lambda k, u, nk=nk: ("HGET", f"h{nk}:{k}", u)), n),
-            ]
         pid = str(srv.pid)
         dumps = 0
 
