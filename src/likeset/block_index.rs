@@ -4,12 +4,19 @@
 //! group's. A write that splits or drops a block shifts one group's entries,
 //! not the whole set's: on a 10M-ID set (70k blocks) a flat index moved about
 //! 1 MB per block split.
+//!
+//! A big set's index and blocks are mostly out of the CPU caches, so a lookup
+//! is a chain of cache misses. `locate` asks for the lines it will read
+//! before it reads them: the group's entries at once (small groups: a few
+//! lines), then the block's header and end (where its high parts are), so
+//! the misses overlap instead of following one another.
 
 use super::block_code::BlockCode;
 use super::ef_run::{self, Shift};
 
-/// Most blocks per group (a split or a removal moves at most this many entries).
-pub const GROUP_BLOCKS_MAX: usize = 128;
+/// Most blocks per group (a split or a removal moves at most this many
+/// entries; a lookup fetches a group's 32 first IDs and codes, 12 cache lines).
+pub const GROUP_BLOCKS_MAX: usize = 32;
 /// A group this small merges with its right neighbour when both fit in one.
 const GROUP_BLOCKS_MIN: usize = GROUP_BLOCKS_MAX / 4;
 
@@ -73,9 +80,20 @@ impl Blocks {
 
     /// The block that holds `id` if any does: the last one starting at or
     /// before it (the first block for an ID below every block).
+    /// Also starts fetching the lines of the block that a read of it
+    /// touches first.
     pub fn locate(&self, id: u64) -> At {
         let group = self.tops.partition_point(|&f| f <= id).saturating_sub(1);
-        let block = self.groups[group].firsts.partition_point(|&f| f <= id).saturating_sub(1);
+        let g = &self.groups[group];
+        prefetch_all(&g.firsts);
+        prefetch_all(&g.codes);
+        let block = g.firsts.partition_point(|&f| f <= id).saturating_sub(1);
+        if let Some(code) = g.codes.get(block) {
+            // The header, and the end: the high parts a search reads first.
+            prefetch(code.as_ptr());
+            prefetch(code.as_ptr().wrapping_add(code.len().saturating_sub(1)));
+            prefetch(code.as_ptr().wrapping_add(code.len().saturating_sub(65)));
+        }
         At { group, block }
     }
 
@@ -223,6 +241,34 @@ impl Blocks {
     /// Every allocation (what freeing costs).
     pub fn allocations(&self) -> usize {
         2 + 2 * self.groups.len() + self.len
+    }
+}
+
+/// Asks the CPU to bring the cache line of `p` in (a hint: any address,
+/// no fault, nothing read).
+#[inline(always)]
+fn prefetch(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // SAFETY: a prefetch reads nothing and cannot fault, whatever the address.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+/// `prefetch` of every cache line of `items`.
+#[inline(always)]
+fn prefetch_all<T>(items: &[T]) {
+    const LINE: usize = 64;
+    let p = items.as_ptr().cast::<u8>();
+    let skew = p as usize % LINE;
+    let (start, end) = (p.wrapping_sub(skew), skew + std::mem::size_of_val(items));
+    let mut at = 0;
+    while at < end {
+        prefetch(start.wrapping_add(at));
+        at += LINE;
     }
 }
 

@@ -525,7 +525,7 @@ pub enum Edit {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shift {
     /// Inserting (or removing) the ID.
-    insert: bool,
+    pub insert: bool,
     /// The ID's index among the offsets, and its offset.
     k: u64,
     offset: u64,
@@ -540,12 +540,38 @@ pub struct Shift {
 /// How inserting `id` changes the run coded in `code`. An ID above the
 /// last needs no search.
 pub fn plan_insert(code: &[u8], id: u64) -> Edit {
+    match plan_toggle(code, id) {
+        (true, _) => Edit::Unchanged,
+        (false, edit) => edit,
+    }
+}
+
+/// How removing `id` changes the run coded in `code`.
+pub fn plan_remove(code: &[u8], id: u64) -> Edit {
     let run = Run::trusted(code);
+    let found = if id < run.first {
+        None
+    } else if id == run.first {
+        Some(None)
+    } else {
+        run.search(id - run.first).ok().map(Some)
+    };
+    match found {
+        None => Edit::Unchanged,
+        Some(k) => removal(&run, id, k, run.last_offset()),
+    }
+}
+
+/// Whether `id` is in the run coded in `code`, and how removing it (when
+/// it is) or inserting it (when not) changes the run: one search for
+/// either edit (LIKE.TOGGLE).
+pub fn plan_toggle(code: &[u8], id: u64) -> (bool, Edit) {
+    let run = Run::trusted(code);
+    let max_old = run.last_offset();
     if id == run.first {
-        return Edit::Unchanged;
+        return (true, removal(&run, id, None, max_old));
     }
     let m = (run.n - 1) as u64;
-    let max_old = run.last_offset();
     let offset = id.wrapping_sub(run.first);
     let k = if id < run.first {
         0
@@ -553,39 +579,31 @@ pub fn plan_insert(code: &[u8], id: u64) -> Edit {
         m
     } else {
         match run.search(offset) {
-            Ok(_) => return Edit::Unchanged,
+            Ok(k) => return (true, removal(&run, id, Some(k), max_old)),
             Err(k) => k,
         }
     };
     if run.n >= usize::from(u16::MAX) {
-        return Edit::Refused;
+        return (false, Edit::Refused);
     }
     let max_new = max_old.max(offset);
     if id < run.first || low_bits(m + 1, max_new) != run.l {
-        return Edit::Recode;
+        return (false, Edit::Recode);
     }
     let bits = (m + 1) * u64::from(run.l) + high_bits_len(m + 1, max_new, run.l);
     let len = HEADER + bits.div_ceil(8) as usize;
-    Edit::Shift(Shift { insert: true, k, offset, max_old, max_new, len, n: run.n + 1 })
+    (false, Edit::Shift(Shift { insert: true, k, offset, max_old, max_new, len, n: run.n + 1 }))
 }
 
-/// How removing `id` changes the run coded in `code`.
-pub fn plan_remove(code: &[u8], id: u64) -> Edit {
-    let run = Run::trusted(code);
-    if id < run.first {
-        return Edit::Unchanged;
-    }
+/// How removing `id`, which the run holds at offset index `k` (None: its
+/// first ID), changes it; `max_old` is the run's largest offset.
+fn removal(run: &Run<'_>, id: u64, k: Option<u64>, max_old: u64) -> Edit {
     let m = (run.n - 1) as u64;
-    if id == run.first {
+    let Some(k) = k else {
         return if m == 0 { Edit::Refused } else { Edit::Recode };
-    }
-    let offset = id - run.first;
-    let k = match run.search(offset) {
-        Ok(k) => k,
-        Err(_) => return Edit::Unchanged,
     };
+    let offset = id - run.first;
     // Removing the last offset lowers the largest one to its predecessor's.
-    let max_old = run.last_offset();
     let max_new = if k + 1 < m {
         max_old
     } else if k > 0 {
@@ -758,36 +776,38 @@ fn write_bits(bytes: &mut [u8], at: u64, width: u64, value: u64) {
 /// re-coded. `Some(true)` when added, `Some(false)` when present, `None`
 /// when the run is full (u16::MAX IDs).
 pub fn insert(code: &[u8], id: u64, out: &mut Vec<u8>) -> Option<bool> {
-    match plan_insert(code, id) {
-        Edit::Unchanged => Some(false),
-        Edit::Refused => None,
-        Edit::Recode => {
-            let run = Run::trusted(code);
-            recode(&run, out, |ids| {
-                let k = ids.partition_point(|&x| x < id);
-                ids.insert(k, id);
-            });
-            Some(true)
-        }
-        Edit::Shift(shift) => {
-            apply_to_copy(code, &shift, out);
-            Some(true)
-        }
-    }
+    write_edit(code, id, false, plan_insert(code, id), out)
 }
 
 /// Removes `id` from the run coded in `code`, writing the new code to
 /// `out`, as `insert` does. `Some(true)` when removed, `Some(false)` when
 /// absent, `None` when `id` is the run's only ID (a run holds at least one).
 pub fn remove(code: &[u8], id: u64, out: &mut Vec<u8>) -> Option<bool> {
-    match plan_remove(code, id) {
+    write_edit(code, id, true, plan_remove(code, id), out)
+}
+
+/// Removes `id` from the run coded in `code` if there, else inserts it,
+/// writing the new code to `out` (one search): whether it was there, and
+/// as `insert` or `remove` for the edit made.
+pub fn toggle(code: &[u8], id: u64, out: &mut Vec<u8>) -> (bool, Option<bool>) {
+    let (present, edit) = plan_toggle(code, id);
+    (present, write_edit(code, id, present, edit, out))
+}
+
+/// Writes to `out` the code `edit` (planned for removing `id` when
+/// `removing`, else for inserting it) makes of `code`.
+fn write_edit(code: &[u8], id: u64, removing: bool, edit: Edit, out: &mut Vec<u8>) -> Option<bool> {
+    match edit {
         Edit::Unchanged => Some(false),
         Edit::Refused => None,
         Edit::Recode => {
-            let run = Run::trusted(code);
-            recode(&run, out, |ids| {
-                if let Ok(k) = ids.binary_search(&id) {
+            recode(&Run::trusted(code), out, |ids| {
+                let k = ids.partition_point(|&x| x < id);
+                if removing {
+                    debug_assert_eq!(ids.get(k), Some(&id));
                     ids.remove(k);
+                } else {
+                    ids.insert(k, id);
                 }
             });
             Some(true)
@@ -946,6 +966,22 @@ mod tests {
                 move_down(&mut got, from, to, by);
             }
             prop_assert_eq!(got, want);
+        }
+
+        #[test]
+        fn toggle_plans_the_insert_or_the_remove(
+            ids in prop::collection::btree_set(prop_oneof![0u64..2000, 0u64..(1 << 40)], 1..300),
+            pick in any::<prop::sample::Index>(),
+            absent in prop_oneof![0u64..2000, 0u64..(1 << 40)],
+        ) {
+            let ids: Vec<u64> = ids.into_iter().collect();
+            let mut code = Vec::new();
+            encode(&ids, &mut code);
+            for id in [ids[pick.index(ids.len())], ids[0], absent] {
+                let present = ids.contains(&id);
+                let want = if present { plan_remove(&code, id) } else { plan_insert(&code, id) };
+                prop_assert_eq!(plan_toggle(&code, id), (present, want));
+            }
         }
 
         #[test]

@@ -16,7 +16,7 @@ use std::ops::ControlFlow;
 use super::activity::{Activity, ActivityRef};
 use super::block_code::BlockCode;
 use super::block_index::{At, Blocks};
-use super::ef_run::{self, Edit, Run};
+use super::ef_run::{self, Edit, Run, Shift};
 use super::{allocated, Encoding, Form, Stored, StoredForm};
 
 /// Most IDs per block (a lookup scans about 2 bits per ID of its block).
@@ -115,6 +115,27 @@ impl EliasFano {
         ids
     }
 
+    /// Applies `shift` to the block at `at` in place when the block stays
+    /// within its bounds: most inserts and removes keep the block's first ID
+    /// and low-bit width, and leave it neither too big nor too small to stay
+    /// on its own. Whether it did.
+    fn shift_in_place(&mut self, at: At, shift: &Shift) -> bool {
+        let fits = if shift.insert {
+            shift.len <= BLOCK_BYTES_MAX && shift.n <= BLOCK_IDS_MAX
+        } else {
+            shift.len >= BLOCK_BYTES_MIN || self.0.blocks.len() == 1
+        };
+        if fits {
+            self.0.blocks.apply(at, shift);
+            if shift.insert {
+                self.0.count += 1;
+            } else {
+                self.0.count -= 1;
+            }
+        }
+        fits
+    }
+
     /// Replaces the block at `at` by the IDs `ids` (at least one), halved
     /// until each part fits a block.
     fn store(&mut self, at: At, ids: &[u64]) {
@@ -162,15 +183,9 @@ impl Form for EliasFano {
 
     fn insert(&mut self, id: u64) -> Option<bool> {
         let at = self.0.blocks.locate(id);
-        // Most inserts keep the block's first ID and low-bit width and stay
-        // within its budget: its bits move in place.
         match ef_run::plan_insert(self.0.blocks.code(at), id) {
             Edit::Unchanged => return Some(false),
-            Edit::Shift(shift) if shift.len <= BLOCK_BYTES_MAX && shift.n <= BLOCK_IDS_MAX => {
-                self.0.blocks.apply(at, &shift);
-                self.0.count += 1;
-                return Some(true);
-            }
+            Edit::Shift(shift) if self.shift_in_place(at, &shift) => return Some(true),
             Edit::Shift(_) | Edit::Recode | Edit::Refused => {}
         }
         // Else a new code replaces the block (re-coded, or split in halves).
@@ -203,15 +218,9 @@ impl Form for EliasFano {
 
     fn remove(&mut self, id: u64) -> bool {
         let at = self.0.blocks.locate(id);
-        // Most removes keep the block's first ID and width and leave it big
-        // enough to stay on its own: its bits move in place.
         match ef_run::plan_remove(self.0.blocks.code(at), id) {
             Edit::Unchanged => return false,
-            Edit::Shift(shift) if shift.len >= BLOCK_BYTES_MIN || self.0.blocks.len() == 1 => {
-                self.0.blocks.apply(at, &shift);
-                self.0.count -= 1;
-                return true;
-            }
+            Edit::Shift(shift) if self.shift_in_place(at, &shift) => return true,
             Edit::Shift(_) | Edit::Recode | Edit::Refused => {}
         }
         // Else a new code replaces it (re-coded, or merged with a neighbour).
@@ -267,6 +276,24 @@ impl Form for EliasFano {
         }
         self.store(at, &ids);
         true
+    }
+
+    /// One lookup for either edit; the rare edits that re-code or split a
+    /// block go through `insert` or `remove`.
+    fn toggle(&mut self, id: u64) -> Option<bool> {
+        let at = self.0.blocks.locate(id);
+        let (present, edit) = ef_run::plan_toggle(self.0.blocks.code(at), id);
+        if let Edit::Shift(shift) = edit {
+            if self.shift_in_place(at, &shift) {
+                return Some(!present);
+            }
+        }
+        if present {
+            self.remove(id);
+            Some(false)
+        } else {
+            self.insert(id)
+        }
     }
 
     fn visit_from(&self, from: u64, f: &mut dyn FnMut(u64) -> ControlFlow<()>) {
@@ -328,21 +355,26 @@ mod tests {
         #[test]
         fn behaves_like_a_btreeset(
             start in prop::collection::btree_set(0u64..(1 << 40), 1..2000),
-            ops in prop::collection::vec((any::<bool>(), 0u64..(1 << 40)), 0..600),
+            ops in prop::collection::vec((0u8..3, 0u64..(1 << 40)), 0..600),
         ) {
             let ids: Vec<u64> = start.iter().copied().collect();
             let mut s = EliasFano::from_sorted(&ids, Activity::default());
             let mut model = start.clone();
-            for (add, id) in ops {
+            for (op, id) in ops {
                 if model.is_empty() {
                     break;
                 }
                 // Reuse present IDs half the time so removals hit.
                 let id = if id % 2 == 0 { *model.iter().nth((id as usize / 2) % model.len()).unwrap() } else { id };
-                if add {
-                    prop_assert_eq!(s.insert(id), Some(model.insert(id)));
-                } else if model.len() > 1 || !model.contains(&id) {
-                    prop_assert_eq!(s.remove(id), model.remove(&id));
+                let keeps_one = model.len() > 1 || !model.contains(&id);
+                match op {
+                    0 => prop_assert_eq!(s.insert(id), Some(model.insert(id))),
+                    1 if keeps_one => prop_assert_eq!(s.remove(id), model.remove(&id)),
+                    2 if keeps_one => {
+                        let added = !model.remove(&id) && model.insert(id);
+                        prop_assert_eq!(s.toggle(id), Some(added));
+                    }
+                    _ => {}
                 }
                 prop_assert_eq!(s.len(), model.len() as u64);
             }

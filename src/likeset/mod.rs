@@ -39,6 +39,16 @@ pub(crate) trait Form {
     fn insert(&mut self, id: u64) -> Option<bool>;
     /// Removes `id`; whether it was there.
     fn remove(&mut self, id: u64) -> bool;
+    /// Removes `id` if there, else adds it: `Some(false)` when removed,
+    /// `Some(true)` when added, None when this form cannot hold it (as
+    /// `insert`). A form that can find the ID once for either edit overrides it.
+    fn toggle(&mut self, id: u64) -> Option<bool> {
+        if self.remove(id) {
+            Some(false)
+        } else {
+            self.insert(id)
+        }
+    }
     /// Calls `f` on the IDs from `from` on, ascending, until it breaks.
     fn visit_from(&self, from: u64, f: &mut dyn FnMut(u64) -> ControlFlow<()>);
     fn activity(&self) -> ActivityRef<'_>;
@@ -257,6 +267,27 @@ impl LikeSet {
         let was_coded = policy::is_coded_packed(&self.0);
         match self.0.form_mut().and_then(|f| f.insert(id)) {
             Some(false) => return false,
+            Some(true) => {}
+            None => policy::grow(&mut self.0, id),
+        }
+        if let Some(now) = now_ms {
+            self.record_adds(now, 1);
+        }
+        policy::after_insert(&mut self.0, policy, was_coded);
+        debug_assert!(self.contains(id));
+        true
+    }
+
+    /// Removes `id` if there, else adds it (as `insert` does); true if added.
+    pub fn toggle(&mut self, id: u64, now_ms: Option<u64>, policy: &Policy) -> bool {
+        debug_assert!(id <= MAX_ID);
+        let was_coded = policy::is_coded_packed(&self.0);
+        match self.0.form_mut().and_then(|f| f.toggle(id)) {
+            Some(false) => {
+                policy::after_remove(&mut self.0, policy);
+                debug_assert!(!self.contains(id));
+                return false;
+            }
             Some(true) => {}
             None => policy::grow(&mut self.0, id),
         }

@@ -413,30 +413,84 @@ impl Packed {
 
     /// Inserts `id`; false if already present.
     pub fn insert(&mut self, id: u64) -> bool {
-        let add = |ids: &mut Vec<u64>| match ids.binary_search(&id) {
+        if self.kind() == KIND_CODED {
+            return self.edit_code(id, ef_run::insert);
+        }
+        match self.view().search(id) {
             Ok(_) => false,
-            Err(at) => {
-                ids.insert(at, id);
+            Err(pos) => self.insert_at(pos, id),
+        }
+    }
+
+    /// Removes `id`; false if absent.
+    pub fn remove(&mut self, id: u64) -> bool {
+        if self.kind() == KIND_CODED {
+            return self.edit_code(id, ef_run::remove);
+        }
+        match self.view().search(id) {
+            Ok(pos) => {
+                self.remove_at(pos);
                 true
             }
-        };
+            Err(_) => false,
+        }
+    }
+
+    /// Removes `id` if there, else inserts it (one search); true if inserted.
+    pub fn toggle(&mut self, id: u64) -> bool {
         if self.kind() == KIND_CODED {
-            return ef_run::with_scratch(|out| match ef_run::insert(self.body(), id, out) {
-                Some(false) => false,
-                Some(true) if coded_body(out) => {
-                    self.set_code(out);
+            let mut present = false;
+            self.edit_code(id, |code, id, out| {
+                let (was, done) = ef_run::toggle(code, id, out);
+                present = was;
+                done
+            });
+            return !present;
+        }
+        match self.view().search(id) {
+            Ok(pos) => {
+                self.remove_at(pos);
+                false
+            }
+            Err(pos) => self.insert_at(pos, id),
+        }
+    }
+
+    /// Inserts or removes `id` in the coded body with `edit` (one of
+    /// `ef_run`'s, writing the new code to its buffer): the new code when
+    /// it stays a coded body, else the block rebuilt. Whether it changed.
+    fn edit_code(
+        &mut self,
+        id: u64,
+        edit: impl FnOnce(&[u8], u64, &mut Vec<u8>) -> Option<bool>,
+    ) -> bool {
+        ef_run::with_scratch(|out| match edit(self.body(), id, out) {
+            Some(false) => false,
+            Some(true) if coded_body(out) => {
+                self.set_code(out);
+                true
+            }
+            _ => self.rebuild(|ids| match ids.binary_search(&id) {
+                Ok(at) => {
+                    ids.remove(at);
                     true
                 }
-                _ => self.rebuild(add),
-            });
-        }
-        let pos = match self.view().search(id) {
-            Ok(_) => return false,
-            Err(pos) => pos,
-        };
+                Err(at) => {
+                    ids.insert(at, id);
+                    true
+                }
+            }),
+        })
+    }
+
+    /// Inserts `id` at index `pos` of the array (where it sorts, absent).
+    fn insert_at(&mut self, pos: usize, id: u64) -> bool {
         let Some(w) = self.width().filter(|&w| width_for(id) <= w) else {
             // Widening every element: rebuild (rare, like an intset upgrade).
-            return self.rebuild(add);
+            return self.rebuild(|ids| {
+                ids.insert(pos, id);
+                true
+            });
         };
         let len = self.len_field();
         self.resize(len + 1);
@@ -445,29 +499,11 @@ impl Packed {
         true
     }
 
-    /// Removes `id`; false if absent.
-    pub fn remove(&mut self, id: u64) -> bool {
-        if self.kind() == KIND_CODED {
-            return ef_run::with_scratch(|out| match ef_run::remove(self.body(), id, out) {
-                Some(false) => false,
-                Some(true) if coded_body(out) => {
-                    self.set_code(out);
-                    true
-                }
-                _ => self.rebuild(|ids| match ids.binary_search(&id) {
-                    Ok(at) => {
-                        ids.remove(at);
-                        true
-                    }
-                    Err(_) => false,
-                }),
-            });
-        }
-        let Ok(pos) = self.view().search(id) else { return false };
+    /// Removes the ID at index `pos` of the array.
+    fn remove_at(&mut self, pos: usize) {
         let (len, w) = (self.len_field(), self.width().unwrap_or(8));
         self.body_mut().copy_within((pos + 1) * w..len * w, pos * w);
         self.resize(len - 1);
-        true
     }
 
     /// Moves the activity out, leaving an empty one.
@@ -535,6 +571,10 @@ impl Form for Packed {
 
     fn remove(&mut self, id: u64) -> bool {
         Packed::remove(self, id)
+    }
+
+    fn toggle(&mut self, id: u64) -> Option<bool> {
+        Some(Packed::toggle(self, id))
     }
 
     fn visit_from(&self, from: u64, f: &mut dyn FnMut(u64) -> ControlFlow<()>) {

@@ -43,6 +43,7 @@ fn round_trip(s: &LikeSet, policy: &Policy) -> LikeSet {
 enum Op {
     Add(u64),
     Del(u64),
+    Toggle(u64),
 }
 
 fn id_strategy() -> impl Strategy<Value = u64> {
@@ -56,7 +57,11 @@ fn id_strategy() -> impl Strategy<Value = u64> {
 }
 
 fn op_strategy() -> impl Strategy<Value = Op> {
-    prop_oneof![3 => id_strategy().prop_map(Op::Add), 1 => id_strategy().prop_map(Op::Del)]
+    prop_oneof![
+        3 => id_strategy().prop_map(Op::Add),
+        1 => id_strategy().prop_map(Op::Del),
+        1 => id_strategy().prop_map(Op::Toggle),
+    ]
 }
 
 proptest! {
@@ -71,6 +76,10 @@ proptest! {
             match *op {
                 Op::Add(id) => prop_assert_eq!(s.insert(id, Some(NOW), &policy), model.insert(id)),
                 Op::Del(id) => prop_assert_eq!(s.remove(id, &policy), model.remove(&id)),
+                Op::Toggle(id) => {
+                    let added = !model.remove(&id) && model.insert(id);
+                    prop_assert_eq!(s.toggle(id, Some(NOW), &policy), added);
+                }
             }
             prop_assert_eq!(s.len(), model.len() as u64);
         }
@@ -449,5 +458,78 @@ fn measure_shapes() {
                 per / bound
             );
         }
+    }
+}
+
+/// Big-key single-ID writes and reads in-process, where the index and the
+/// blocks are out of the caches (the keys built by random adds): MEASURE_SHAPE=snowflake|u2^32|u2^63,
+/// MEASURE_N (default 10M), MEASURE_KEYS (default 1): ns per call, the
+/// fastest and the median of 9 rounds of 20,000 random calls each, over the
+/// keys round-robin.
+/// `MEASURE_SHAPE=snowflake cargo test --release --lib measure_big_key_ops -- --ignored --nocapture`
+#[test]
+#[ignore = "measurement"]
+fn measure_big_key_ops() {
+    let p = Policy::default();
+    let shape = std::env::var("MEASURE_SHAPE").unwrap_or_else(|_| "snowflake".into());
+    let env_n = |k: &str, d: u64| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let (n, keys) = (env_n("MEASURE_N", 10_000_000), env_n("MEASURE_KEYS", 1) as usize);
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    let mut draw = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        match shape.as_str() {
+            "snowflake" => ((500_000_000_000 + x % 94_608_000_000) << 22) | (x >> 42),
+            "u2^63" => x & MAX_ID,
+            _ => x & 0xFFFF_FFFF,
+        }
+    };
+    let mut sets: Vec<LikeSet> = (0..keys)
+        .map(|_| {
+            // Added one by one, as likes arrive: blocks as full as writes leave them.
+            let mut s = LikeSet::new();
+            for _ in 0..n {
+                s.insert(draw(), None, &p);
+            }
+            s
+        })
+        .collect();
+    println!("{} {}", sets[0].encoding(), sets[0].len());
+    let ns = |t: std::time::Instant, calls: usize| t.elapsed().as_nanos() as f64 / calls as f64;
+    let (mut has, mut add, mut del, mut tog) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..9 {
+        let fresh: Vec<u64> = std::iter::repeat_with(&mut draw).take(20_000).collect();
+        let t = std::time::Instant::now();
+        let mut hits = 0;
+        for (i, &id) in fresh.iter().enumerate() {
+            hits += usize::from(sets[i % keys].contains(id));
+        }
+        has.push(ns(t, fresh.len()));
+        let t = std::time::Instant::now();
+        let added: Vec<bool> =
+            fresh.iter().enumerate().map(|(i, &id)| sets[i % keys].insert(id, None, &p)).collect();
+        add.push(ns(t, fresh.len()));
+        let t = std::time::Instant::now();
+        for (i, &id) in fresh.iter().enumerate() {
+            if added[i] {
+                sets[i % keys].remove(id, &p);
+            }
+        }
+        del.push(ns(t, fresh.len()));
+        let t = std::time::Instant::now();
+        for (i, &id) in fresh.iter().enumerate().take(10_000) {
+            sets[i % keys].toggle(id, None, &p);
+        }
+        for (i, &id) in fresh.iter().enumerate().take(10_000) {
+            sets[i % keys].toggle(id, None, &p);
+        }
+        tog.push(ns(t, 20_000));
+        std::hint::black_box(hits);
+    }
+    for (name, v) in [("has", has), ("add", add), ("del", del), ("toggle", tog)] {
+        let mut v = v;
+        v.sort_by(f64::total_cmp);
+        println!("{name:>6}: min {:6.0} ns  median {:6.0} ns", v[0], v[v.len() / 2]);
     }
 }

@@ -151,13 +151,7 @@ impl Reactions {
     ) -> Result<bool, TooManyKinds> {
         debug_assert!(user <= MAX_ID);
         match self {
-            Reactions::Likes(likes) => {
-                if likes.remove(user, policy) {
-                    return Ok(false);
-                }
-                likes.insert(user, now_ms, policy);
-                Ok(true)
-            }
+            Reactions::Likes(likes) => Ok(likes.toggle(user, now_ms, policy)),
             Reactions::Table(_) => self.with_table(|table| {
                 if table.remove_like(user, policy) {
                     return Ok(false);
