@@ -79,20 +79,30 @@ impl Blocks {
     }
 
     /// The block that holds `id` if any does: the last one starting at or
-    /// before it (the first block for an ID below every block).
-    /// Also starts fetching the lines of the block that a read of it
-    /// touches first.
+    /// before it (the first block for an ID below every block). Also starts
+    /// fetching the block's header and end, which a search reads first.
     pub fn locate(&self, id: u64) -> At {
+        self.find(id, |code| {
+            prefetch(code.as_ptr());
+            prefetch(code.as_ptr().wrapping_add(code.len().saturating_sub(1)));
+            prefetch(code.as_ptr().wrapping_add(code.len().saturating_sub(65)));
+        })
+    }
+
+    /// `locate` for a write, which moves the block's bits past the ID:
+    /// fetches all of the block.
+    pub fn locate_to_write(&self, id: u64) -> At {
+        self.find(id, prefetch_all)
+    }
+
+    fn find(&self, id: u64, fetch: impl FnOnce(&[u8])) -> At {
         let group = self.tops.partition_point(|&f| f <= id).saturating_sub(1);
         let g = &self.groups[group];
         prefetch_all(&g.firsts);
         prefetch_all(&g.codes);
         let block = g.firsts.partition_point(|&f| f <= id).saturating_sub(1);
         if let Some(code) = g.codes.get(block) {
-            // The header, and the end: the high parts a search reads first.
-            prefetch(code.as_ptr());
-            prefetch(code.as_ptr().wrapping_add(code.len().saturating_sub(1)));
-            prefetch(code.as_ptr().wrapping_add(code.len().saturating_sub(65)));
+            fetch(code);
         }
         At { group, block }
     }

@@ -182,7 +182,7 @@ impl Form for EliasFano {
     }
 
     fn insert(&mut self, id: u64) -> Option<bool> {
-        let at = self.0.blocks.locate(id);
+        let at = self.0.blocks.locate_to_write(id);
         match ef_run::plan_insert(self.0.blocks.code(at), id) {
             Edit::Unchanged => return Some(false),
             Edit::Shift(shift) if self.shift_in_place(at, &shift) => return Some(true),
@@ -217,7 +217,7 @@ impl Form for EliasFano {
     }
 
     fn remove(&mut self, id: u64) -> bool {
-        let at = self.0.blocks.locate(id);
+        let at = self.0.blocks.locate_to_write(id);
         match ef_run::plan_remove(self.0.blocks.code(at), id) {
             Edit::Unchanged => return false,
             Edit::Shift(shift) if self.shift_in_place(at, &shift) => return true,
@@ -281,7 +281,7 @@ impl Form for EliasFano {
     /// One lookup for either edit; the rare edits that re-code or split a
     /// block go through `insert` or `remove`.
     fn toggle(&mut self, id: u64) -> Option<bool> {
-        let at = self.0.blocks.locate(id);
+        let at = self.0.blocks.locate_to_write(id);
         let (present, edit) = ef_run::plan_toggle(self.0.blocks.code(at), id);
         if let Edit::Shift(shift) = edit {
             if self.shift_in_place(at, &shift) {

@@ -465,7 +465,7 @@ fn measure_shapes() {
 /// blocks are out of the caches (the keys built by random adds): MEASURE_SHAPE=snowflake|u2^32|u2^63,
 /// MEASURE_N (default 10M), MEASURE_KEYS (default 1): ns per call, the
 /// fastest and the median of 9 rounds of 20,000 random calls each, over the
-/// keys round-robin.
+/// keys round-robin (MEASURE_ROUNDS rounds instead of 9).
 /// `MEASURE_SHAPE=snowflake cargo test --release --lib measure_big_key_ops -- --ignored --nocapture`
 #[test]
 #[ignore = "measurement"]
@@ -495,10 +495,16 @@ fn measure_big_key_ops() {
             s
         })
         .collect();
-    println!("{} {}", sets[0].encoding(), sets[0].len());
+    let bytes: usize = sets.iter().map(LikeSet::heap_bytes).sum();
+    println!(
+        "{} {}: {:.3} B/like",
+        sets[0].encoding(),
+        sets[0].len(),
+        bytes as f64 / (n as f64 * keys as f64)
+    );
     let ns = |t: std::time::Instant, calls: usize| t.elapsed().as_nanos() as f64 / calls as f64;
     let (mut has, mut add, mut del, mut tog) = (vec![], vec![], vec![], vec![]);
-    for _ in 0..9 {
+    for _ in 0..env_n("MEASURE_ROUNDS", 9) {
         let fresh: Vec<u64> = std::iter::repeat_with(&mut draw).take(20_000).collect();
         let t = std::time::Instant::now();
         let mut hits = 0;
