@@ -548,17 +548,9 @@ pub fn plan_insert(code: &[u8], id: u64) -> Edit {
 
 /// How removing `id` changes the run coded in `code`.
 pub fn plan_remove(code: &[u8], id: u64) -> Edit {
-    let run = Run::trusted(code);
-    let found = if id < run.first {
-        None
-    } else if id == run.first {
-        Some(None)
-    } else {
-        run.search(id - run.first).ok().map(Some)
-    };
-    match found {
-        None => Edit::Unchanged,
-        Some(k) => removal(&run, id, k, run.last_offset()),
+    match plan_toggle(code, id) {
+        (true, edit) => edit,
+        (false, _) => Edit::Unchanged,
     }
 }
 
@@ -854,6 +846,22 @@ mod tests {
 
     const MAX: u64 = i64::MAX as u64;
 
+    /// An ID of the edit tests: small (dense runs) or 40-bit (sparse).
+    fn run_id() -> impl Strategy<Value = u64> {
+        prop_oneof![0u64..2000, 0u64..(1 << 40)]
+    }
+
+    /// Strictly ascending IDs of `run_id`, at least `min` and under 300.
+    fn run_ids(min: usize) -> impl Strategy<Value = Vec<u64>> {
+        prop::collection::btree_set(run_id(), min..300).prop_map(|ids| ids.into_iter().collect())
+    }
+
+    fn coded(ids: &[u64]) -> Vec<u8> {
+        let mut code = Vec::new();
+        encode(ids, &mut code);
+        code
+    }
+
     fn round_trip(ids: &[u64]) {
         let mut buf = Vec::new();
         encode(ids, &mut buf);
@@ -895,13 +903,8 @@ mod tests {
         }
 
         #[test]
-        fn insert_in_place_equals_recoding(
-            ids in prop::collection::btree_set(prop_oneof![0u64..2000, 0u64..(1 << 40)], 1..300),
-            id in prop_oneof![0u64..2000, 0u64..(1 << 40)],
-        ) {
-            let ids: Vec<u64> = ids.into_iter().collect();
-            let mut code = Vec::new();
-            encode(&ids, &mut code);
+        fn insert_in_place_equals_recoding(ids in run_ids(1), id in run_id()) {
+            let code = coded(&ids);
             let mut out = Vec::new();
             match insert(&code, id, &mut out) {
                 Some(false) => prop_assert!(ids.contains(&id)),
@@ -927,10 +930,8 @@ mod tests {
         }
 
         #[test]
-        fn offsets_read_back(ids in prop::collection::btree_set(prop_oneof![0u64..2000, 0u64..(1 << 40)], 2..300)) {
-            let ids: Vec<u64> = ids.into_iter().collect();
-            let mut code = Vec::new();
-            encode(&ids, &mut code);
+        fn offsets_read_back(ids in run_ids(2)) {
+            let code = coded(&ids);
             let run = Run::trusted(&code);
             for (i, &id) in ids[1..].iter().enumerate() {
                 prop_assert_eq!(run.first() + run.offset(i as u64), id);
@@ -970,13 +971,9 @@ mod tests {
 
         #[test]
         fn toggle_plans_the_insert_or_the_remove(
-            ids in prop::collection::btree_set(prop_oneof![0u64..2000, 0u64..(1 << 40)], 1..300),
-            pick in any::<prop::sample::Index>(),
-            absent in prop_oneof![0u64..2000, 0u64..(1 << 40)],
+            ids in run_ids(1), pick in any::<prop::sample::Index>(), absent in run_id(),
         ) {
-            let ids: Vec<u64> = ids.into_iter().collect();
-            let mut code = Vec::new();
-            encode(&ids, &mut code);
+            let code = coded(&ids);
             for id in [ids[pick.index(ids.len())], ids[0], absent] {
                 let present = ids.contains(&id);
                 let want = if present { plan_remove(&code, id) } else { plan_insert(&code, id) };
@@ -986,13 +983,9 @@ mod tests {
 
         #[test]
         fn remove_in_place_equals_recoding(
-            ids in prop::collection::btree_set(prop_oneof![0u64..2000, 0u64..(1 << 40)], 1..300),
-            pick in any::<prop::sample::Index>(),
-            absent in prop_oneof![0u64..2000, 0u64..(1 << 40)],
+            ids in run_ids(1), pick in any::<prop::sample::Index>(), absent in run_id(),
         ) {
-            let ids: Vec<u64> = ids.into_iter().collect();
-            let mut code = Vec::new();
-            encode(&ids, &mut code);
+            let code = coded(&ids);
             let mut out = Vec::new();
             for id in [ids[pick.index(ids.len())], absent] {
                 match remove(&code, id, &mut out) {

@@ -270,11 +270,7 @@ impl LikeSet {
             Some(true) => {}
             None => policy::grow(&mut self.0, id),
         }
-        if let Some(now) = now_ms {
-            self.record_adds(now, 1);
-        }
-        policy::after_insert(&mut self.0, policy, was_coded);
-        debug_assert!(self.contains(id));
+        self.added(id, now_ms, policy, was_coded);
         true
     }
 
@@ -284,18 +280,13 @@ impl LikeSet {
         let was_coded = policy::is_coded_packed(&self.0);
         match self.0.form_mut().and_then(|f| f.toggle(id)) {
             Some(false) => {
-                policy::after_remove(&mut self.0, policy);
-                debug_assert!(!self.contains(id));
+                self.removed(id, policy);
                 return false;
             }
             Some(true) => {}
             None => policy::grow(&mut self.0, id),
         }
-        if let Some(now) = now_ms {
-            self.record_adds(now, 1);
-        }
-        policy::after_insert(&mut self.0, policy, was_coded);
-        debug_assert!(self.contains(id));
+        self.added(id, now_ms, policy, was_coded);
         true
     }
 
@@ -304,9 +295,24 @@ impl LikeSet {
         if !self.0.form_mut().is_some_and(|f| f.remove(id)) {
             return false;
         }
+        self.removed(id, policy);
+        true
+    }
+
+    /// After the set took `id` in: records the add and moves the set when
+    /// its form outgrew it (`was_coded`: as `policy::after_insert`).
+    fn added(&mut self, id: u64, now_ms: Option<u64>, policy: &Policy, was_coded: bool) {
+        if let Some(now) = now_ms {
+            self.record_adds(now, 1);
+        }
+        policy::after_insert(&mut self.0, policy, was_coded);
+        debug_assert!(self.contains(id));
+    }
+
+    /// After the form removed `id`: drops, shrinks or moves the set.
+    fn removed(&mut self, id: u64, policy: &Policy) {
         policy::after_remove(&mut self.0, policy);
         debug_assert!(!self.contains(id));
-        true
     }
 
     /// Calls `f` for the IDs greater than `after` in ascending order, at most

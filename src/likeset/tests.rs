@@ -462,10 +462,11 @@ fn measure_shapes() {
 }
 
 /// Big-key single-ID writes and reads in-process, where the index and the
-/// blocks are out of the caches (the keys built by random adds): MEASURE_SHAPE=snowflake|u2^32|u2^63,
-/// MEASURE_N (default 10M), MEASURE_KEYS (default 1): ns per call, the
-/// fastest and the median of 9 rounds of 20,000 random calls each, over the
-/// keys round-robin (MEASURE_ROUNDS rounds instead of 9).
+/// blocks are out of the caches. Keys of MEASURE_N IDs (default 10M) of
+/// MEASURE_SHAPE (snowflake, u2^32, u2^63), MEASURE_KEYS of them (default 1),
+/// built by random adds; then MEASURE_ROUNDS rounds (default 9) of 20,000
+/// random calls each, over the keys round-robin: ns per call, the fastest
+/// and the median round.
 /// `MEASURE_SHAPE=snowflake cargo test --release --lib measure_big_key_ops -- --ignored --nocapture`
 #[test]
 #[ignore = "measurement"]
@@ -533,8 +534,7 @@ fn measure_big_key_ops() {
         tog.push(ns(t, 20_000));
         std::hint::black_box(hits);
     }
-    for (name, v) in [("has", has), ("add", add), ("del", del), ("toggle", tog)] {
-        let mut v = v;
+    for (name, mut v) in [("has", has), ("add", add), ("del", del), ("toggle", tog)] {
         v.sort_by(f64::total_cmp);
         println!("{name:>6}: min {:6.0} ns  median {:6.0} ns", v[0], v[v.len() / 2]);
     }
