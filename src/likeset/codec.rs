@@ -12,7 +12,7 @@
 //! list:       u8 width (2, 4, 8), count x width bytes little-endian
 //! roaring:    varint n, n x (varint shard = id >> 24, varint len, roaring portable
 //!             bytes of the IDs' low 24 bits)
-//! elias-fano: varint n, n x an Elias-Fano coded run of 1 ..= 1024 IDs (ef_run),
+//! elias-fano: varint n, n x an Elias-Fano coded run of 1 ..= 2048 IDs (ef_run; 1.0.0 wrote and read at most 1024),
 //!             ascending and disjoint (a coded `packed` set is one run)
 //! ```
 //! Version 2: kinds 0 and 1.

@@ -20,7 +20,7 @@ use super::ef_run::{self, Edit, Run, Shift};
 use super::{allocated, Encoding, Form, Stored, StoredForm};
 
 /// Most IDs per block (a lookup scans about 2 bits per ID of its block).
-pub const BLOCK_IDS_MAX: usize = 1024;
+pub const BLOCK_IDS_MAX: usize = 2048;
 /// Most code bytes per block (a write rewrites one block).
 pub const BLOCK_BYTES_MAX: usize = 768;
 /// A block whose code shrinks below this merges with a neighbour when they fit in one.
@@ -87,6 +87,11 @@ impl EliasFano {
         }
         index.shrink_to_fit();
         EliasFano(Box::new(Inner { count, activity, blocks: index }))
+    }
+
+    /// IDs per block, on average.
+    pub fn ids_per_block(&self) -> u64 {
+        self.0.count / self.0.blocks.len().max(1) as u64
     }
 
     /// The coded runs, in order (what the codec writes).

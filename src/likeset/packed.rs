@@ -2,7 +2,7 @@
 //! sorted user IDs either as an array at the narrowest width that fits the
 //! largest (2, 4 or 8 bytes, in the spirit of Redis's intset) or, when that
 //! is smaller, as one Elias-Fano coded run (`ef_run`: about 2 + log2(range / n)
-//! bits per ID) of at most one `elias-fano` block's size (768 bytes, 1024 IDs).
+//! bits per ID) of at most one `elias-fano` block's size (768 bytes, 2048 IDs).
 //! `from_sorted` picks the smaller. The block takes its allocator
 //! size class whole (what the allocator gives it anyway), so a small set pays
 //! no spare capacity and a write reallocates only when it crosses a class.

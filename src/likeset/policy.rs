@@ -9,9 +9,9 @@
 //!
 //! Beyond one like, the choice is by size: at amortised checks the policy
 //! measures what each allowed form would take for the set's IDs and moves the
-//! set when another form is clearly smaller (under 4/5 of the current one), or
-//! when the current form is no longer allowed (packed past `packed_max`). The
-//! 4/5 margin keeps a set at a boundary from flipping on every write.
+//! set when another form is clearly smaller (under 16/17 of the current one),
+//! or when the current form is no longer allowed (packed past `packed_max`).
+//! The margin keeps a set at a boundary from flipping on every write.
 
 use std::ops::ControlFlow;
 
@@ -129,8 +129,8 @@ pub(super) fn after_insert(repr: &mut Repr, policy: &Policy, was_coded: bool) {
     // A code that outgrew one block becomes an array, up to 3x its size for
     // 2^20-range IDs: checked now, not at the next 1/8 of the set's writes.
     let outgrew_code = was_coded && !is_coded_packed(repr);
-    if forced || outgrew_code || size_check_due(len) {
-        reform(repr, policy, forced, len > EXACT_MAX);
+    if forced || outgrew_code || size_check_due(repr, len) {
+        reform(repr, policy, forced, len > EXACT_MAX, true);
     }
 }
 
@@ -143,7 +143,7 @@ pub(super) fn after_remove(repr: &mut Repr, policy: &Policy) {
         Repr::Single(_) => *repr = Repr::Empty,
         _ if len == 0 => *repr = Repr::Empty,
         _ if len == 1 => shrink_to_single(repr),
-        _ if size_check_due(len) => reform(repr, policy, false, len > EXACT_MAX),
+        _ if size_check_due(repr, len) => reform(repr, policy, false, len > EXACT_MAX, false),
         _ => {}
     }
 }
@@ -156,7 +156,7 @@ pub(super) fn settle(repr: &mut Repr, policy: &Policy) {
         1 => shrink_to_single(repr),
         len => {
             let forced = matches!(repr, Repr::Packed(p) if p.len() > policy.packed_max);
-            reform(repr, policy, forced, len as usize > LOAD_EXACT_MAX);
+            reform(repr, policy, forced, len as usize > LOAD_EXACT_MAX, false);
         }
     }
     if let Repr::Roaring(r) = repr {
@@ -184,17 +184,32 @@ fn shrink_to_single(repr: &mut Repr) {
 
 /// Whether a set of `len` IDs re-checks which encoding is smaller: at every
 /// 8, then at every 1/8 of the length, so the O(len) check costs O(1)
-/// amortised per write (about 8 IDs visited per write).
-fn size_check_due(len: usize) -> bool {
-    let step = (len.next_power_of_two() / 8).max(8);
+/// amortised per write (about 8 IDs visited per write). A big set dense
+/// enough for bitmaps to compete (`roaring`, or `elias-fano` blocks of
+/// `DENSE_BLOCK_IDS` IDs or more: under 8 bits per ID) checks at every 1/64:
+/// its check visits its blocks or shards, hundreds of times fewer than its
+/// IDs, and near the switch between the two forms each one's size against
+/// the bound moves fast with the density (at 1/8 steps a set reached 1.45x
+/// the bound in `elias-fano` before its next check).
+fn size_check_due(repr: &Repr, len: usize) -> bool {
+    let parts = match repr {
+        Repr::Roaring(_) if len > EXACT_MAX => 64,
+        Repr::EliasFano(ef) if len > EXACT_MAX && ef.ids_per_block() >= DENSE_BLOCK_IDS => 64,
+        _ => 8,
+    };
+    let step = (len.next_power_of_two() / parts).max(8);
     len.is_multiple_of(step)
 }
+
+/// IDs per `elias-fano` block from which a set is checked as often as a
+/// `roaring` one (one ID in 32 of the range or denser).
+const DENSE_BLOCK_IDS: u64 = 512;
 
 /// Moves a set of two or more IDs to the smallest allowed form, when that is
 /// clearly smaller than its current one or the current one is not allowed;
 /// a big `elias-fano` or `roaring` set compared `by_blocks` (`bounds`), any
-/// other ID by ID.
-fn reform(repr: &mut Repr, policy: &Policy, forced: bool, by_blocks: bool) {
+/// other ID by ID. `growing`: the check follows an insert.
+fn reform(repr: &mut Repr, policy: &Policy, forced: bool, by_blocks: bool, growing: bool) {
     if let (Repr::Roaring(r), true) = (&mut *repr, by_blocks) {
         // Its own heap counts: its stores as small as they get (runs where
         // smaller), as the bound of the other form counts them.
@@ -211,26 +226,31 @@ fn reform(repr: &mut Repr, policy: &Policy, forced: bool, by_blocks: bool) {
             // heap, a form the estimate undercounts (roaring's stores) would
             // be left on the next check for the one it just replaced.
             let current_bytes = match sizes.iter().find(|&&(e, _)| e == current) {
-                Some(&(_, bytes)) if current != Encoding::Packed => bytes,
+                Some(&(_, bytes)) if current == Encoding::Roaring => bytes,
                 _ => form.heap_bytes() - form.activity().heap_bytes(),
             };
             (sizes, current_bytes)
         }
     };
-    // A packed set is measured against itself too: its array may have
-    // become larger than its code, or the other way round.
-    let Some((best, best_bytes)) = sizes
-        .into_iter()
-        .filter(|&(e, _)| e != current || e == Encoding::Packed)
-        .min_by_key(|&(_, b)| b)
-    else {
-        return;
+    // A 1/16 margin keeps a set from moving back and forth between forms of
+    // about its size: both sides are measured by the same estimates, and a
+    // move happens only at a size check. (A 1/4 margin kept sets of IDs a
+    // fifth to a third of their range in `elias-fano` at up to 1.6x the
+    // information bound, where bitmaps take 1.2-1.3x.) A packed or
+    // elias-fano set is measured against itself too: a packed array may
+    // have become larger than its code, or the other way round; elias-fano
+    // blocks that unlikes emptied re-cut into full ones, a growing set's
+    // only when 1/4 larger than full ones (random likes keep blocks about
+    // 3/4 full, and full blocks would split again on the next likes).
+    let margin = |e: Encoding| match e {
+        Encoding::EliasFano if e == current && growing => 4,
+        _ => 16,
     };
-    // A 1/4 margin keeps a set from moving back and forth between forms of
-    // about its size; re-coding a packed block (at most 768 bytes of code) is
-    // cheap enough for a 1/16 one.
-    let margin = if best == current { 16 } else { 4 };
-    if forced || best_bytes.saturating_add(best_bytes / margin) < current_bytes {
+    let moves = sizes
+        .into_iter()
+        .filter(|&(e, _)| e != current || current != Encoding::Roaring)
+        .filter(|&(e, bytes)| forced || bytes.saturating_add(bytes / margin(e)) < current_bytes);
+    if let Some((best, _)) = moves.min_by_key(|&(_, bytes)| bytes) {
         convert(repr, best);
     }
 }
@@ -271,11 +291,14 @@ fn bounds(repr: &Repr) -> Option<(Sizes, usize)> {
         Repr::EliasFano(ef) => {
             let own = ef.coded_bytes();
             let mut roaring = RoaringEstimate::default();
-            for code in ef.runs() {
-                let run = ef_run::Run::trusted(code);
+            let mut code = 0;
+            for bytes in ef.runs() {
+                let run = ef_run::Run::trusted(bytes);
                 roaring.push_block(run.first(), run.last(), run.len() as u64);
+                code += bytes.len() - ef_run::HEADER;
             }
-            Some((vec![(Encoding::EliasFano, own), (Encoding::Roaring, roaring.finish())], own))
+            let recut = ef_in_full_blocks(ef.len(), code);
+            Some((vec![(Encoding::EliasFano, recut), (Encoding::Roaring, roaring.finish())], own))
         }
         Repr::Roaring(r) => {
             let own = r.bitmap_bytes();
@@ -283,29 +306,38 @@ fn bounds(repr: &Repr) -> Option<(Sizes, usize)> {
                 let base = key << roaring::SHIFT;
                 Some((bm.len(), base | u64::from(bm.min()?), base | u64::from(bm.max()?)))
             });
-            Some((vec![(Encoding::Roaring, own), (Encoding::EliasFano, ef_bound(shards))], own))
+            Some((vec![(Encoding::Roaring, own), (Encoding::EliasFano, ef_estimate(shards))], own))
         }
         _ => None,
     }
 }
 
-/// More than the `elias-fano` bytes of sets of `n` IDs from `first` to
-/// `last`, whatever their spread: a coded run of n IDs over a range of u
-/// takes at most n (log2(u / n) + 3) bits, and cutting it into blocks only
-/// narrows each block's range; blocks are at least half full.
-fn ef_bound(sets: impl Iterator<Item = (u64, u64, u64)>) -> usize {
-    let (mut code, mut blocks) = (0usize, 0usize);
+/// Heap bytes of an `elias-fano` set of `n` IDs whose runs take `code`
+/// bytes past their headers, cut into full blocks (as `convert` builds
+/// them): blocks cut by the byte budget or the ID cap, each with its header
+/// and about half a size class of slack.
+fn ef_in_full_blocks(n: u64, code: usize) -> usize {
+    let blocks = (code / (elias_fano::BLOCK_BYTES_MAX - ef_run::HEADER - 16))
+        .max(n as usize / elias_fano::BLOCK_IDS_MAX)
+        + 1;
+    EliasFano::bytes_for(blocks, code + blocks * (ef_run::HEADER + 64))
+}
+
+/// The `elias-fano` bytes of sets of `n` IDs from `first` to `last`, each
+/// coded in full blocks. With l = floor(log2(u / n)) for a range of u, a
+/// coded run of n IDs takes at most n (l + 1) + u / 2^l bits; cutting it
+/// into blocks only lowers that (each block's own width is the best one for
+/// it, and the blocks' ranges add up to at most u).
+fn ef_estimate(sets: impl Iterator<Item = (u64, u64, u64)>) -> usize {
+    let (mut n_all, mut code) = (0u64, 0usize);
     for (n, first, last) in sets {
         let n = n.max(1);
-        let per_id = u64::from((last - first).max(n).div_ceil(n).ilog2()) + 3;
-        let bytes = (n * per_id).div_ceil(8) as usize;
-        let cut =
-            bytes / (elias_fano::BLOCK_BYTES_MAX / 2) + n as usize / elias_fano::BLOCK_IDS_MAX + 1;
-        code += bytes;
-        blocks += cut;
+        let range = last - first;
+        let l = if range < n { 0 } else { (range / n).ilog2() };
+        code += (n * (u64::from(l) + 1) + (range >> l)).div_ceil(8) as usize;
+        n_all += n;
     }
-    // Each block: its header, and up to a size class's spacing of slack.
-    EliasFano::bytes_for(blocks, code + blocks * (ef_run::HEADER + 128))
+    ef_in_full_blocks(n_all, code)
 }
 
 fn convert(repr: &mut Repr, to: Encoding) {
@@ -398,28 +430,36 @@ impl RoaringEstimate {
     }
 
     /// `n` ascending IDs from `first` to `last` (an elias-fano block), as
-    /// many bytes as they could take at most: in one container, as that
-    /// many IDs in one run if consecutive, else in as many runs; spread
-    /// over containers, one container per ID.
+    /// many bytes as they could take at most: as that many IDs in one run
+    /// if consecutive, else in as many runs; each container the block
+    /// reaches could hold all of them. Its first and last containers go on
+    /// with the blocks before and after it (they are shared), so a dense
+    /// set's containers are bitmaps of their true size, not counted twice.
     fn push_block(&mut self, first: u64, last: u64, n: u64) {
-        if first >> 16 == last >> 16 {
-            self.enter(first);
-            self.card += n as usize;
-            self.runs += if last - first + 1 == n { 1 } else { n as usize };
-            self.prev = Some(last);
+        let runs = if last - first + 1 == n { 1 } else { n as usize };
+        self.enter(first);
+        self.card += n as usize;
+        self.runs += runs;
+        self.prev = Some(last);
+        let between = (last >> 16) - (first >> 16);
+        if between == 0 {
             return;
         }
-        self.close_container();
-        let containers = n.min((last >> 16) - (first >> 16) + 1) as usize;
-        let shards = n.min((last >> roaring::SHIFT) - (first >> roaring::SHIFT) + 1) as usize;
-        // Each container: its store, its header and as much again of the
-        // shard's container array slack; each shard: its smallest array.
-        self.bytes += containers * (roaring::MIN_STORE_BYTES + 2 * roaring::CONTAINER_BYTES)
-            + 2 * n as usize
-            + shards * 4 * roaring::CONTAINER_BYTES;
-        self.shards += shards;
-        // The next block starts afresh: a container shared with it is counted twice.
-        (self.shard, self.prev) = (None, Some(last));
+        if between > 1 {
+            self.close_container();
+            // The containers in between (at most one per ID): each its store,
+            // its header and as much again of its shard's container array
+            // slack; each shard reached, its smallest array.
+            let containers = n.min(between - 1) as usize;
+            let shards = n.min((last >> roaring::SHIFT) - (first >> roaring::SHIFT) + 1) as usize;
+            self.bytes += containers * (roaring::MIN_STORE_BYTES + 2 * roaring::CONTAINER_BYTES)
+                + 2 * n as usize
+                + shards * 4 * roaring::CONTAINER_BYTES;
+            self.shards += shards;
+        }
+        self.enter(last);
+        self.card += n as usize;
+        self.runs += runs;
     }
 
     fn close_container(&mut self) {

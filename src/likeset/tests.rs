@@ -353,6 +353,55 @@ fn snowflake_ids_stay_near_the_bound() {
     assert!(per_id < 1.5 * bound, "{per_id:.2} B/ID, bound {bound:.2}");
 }
 
+/// From 1,000 likes up, a set stays within 1.45x the information bound
+/// log2 C(U, n) (1.5x with the key Redis adds around it) at every density a
+/// range goes through as likes arrive one by one in random order, up to
+/// 3/4 of it, and as unlikes empty it again: elias-fano while sparse,
+/// bitmaps from about a fifth of the range, and full blocks again after
+/// unlikes. The bound is kept exactly, a term per like or unlike.
+#[test]
+#[cfg_attr(miri, ignore = "hundreds of thousands of writes: too slow under Miri")]
+fn every_density_stays_near_the_bound() {
+    let p = Policy::default();
+    const U: u64 = 1 << 18;
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    let mut ids: Vec<u64> = (0..U).collect();
+    for i in (1..ids.len()).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        ids.swap(i, (x % (i as u64 + 1)) as usize);
+    }
+    ids.truncate((U - U / 4) as usize);
+    let (mut s, mut log2_c, mut worst) = (LikeSet::new(), 0.0f64, (0.0f64, 0u64, ""));
+    let mut check = |s: &LikeSet, log2_c: f64, way: &'static str| {
+        let n = s.len();
+        if n >= 1_000 && n.is_multiple_of(499) {
+            let ratio = s.heap_bytes() as f64 * 8.0 / log2_c;
+            if ratio > worst.0 {
+                worst = (ratio, n, way);
+            }
+            assert!(ratio <= 1.45, "{ratio:.3}x the bound at {n} likes ({}, {way})", s.encoding());
+        }
+    };
+    for &id in &ids {
+        let n = s.len() as f64;
+        log2_c += ((U as f64 - n) / (n + 1.0)).log2();
+        assert!(s.insert(id, None, &p));
+        check(&s, log2_c, "likes");
+    }
+    assert_eq!(s.encoding(), Encoding::Roaring);
+    ids.reverse();
+    for &id in &ids {
+        let n = s.len() as f64;
+        log2_c -= ((U as f64 - n + 1.0) / n).log2();
+        assert!(s.remove(id, &p));
+        check(&s, log2_c, "unlikes");
+    }
+    assert!(s.is_empty());
+    println!("worst {:.3}x the bound at {} likes ({})", worst.0, worst.1, worst.2);
+}
+
 /// Bytes per like of the like-set alone (no Redis overhead) against the
 /// information bound, over ID shapes and sizes; and insert/contains time.
 /// `cargo test --release --lib measure_shapes -- --ignored --nocapture`
@@ -537,5 +586,91 @@ fn measure_big_key_ops() {
     for (name, mut v) in [("has", has), ("add", add), ("del", del), ("toggle", tog)] {
         v.sort_by(f64::total_cmp);
         println!("{name:>6}: min {:6.0} ns  median {:6.0} ns", v[0], v[v.len() / 2]);
+    }
+}
+
+/// Heap bytes per like against the information bound over a grid of ID
+/// ranges and sizes (added one by one in random order, as likes arrive, and
+/// built from sorted IDs, as a load does); prints the worst ratio per range.
+/// `cargo test --release --lib measure_memory_grid -- --ignored --nocapture`
+#[test]
+#[ignore = "measurement"]
+fn measure_memory_grid() {
+    let p = Policy::default();
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let bound = |u: f64, n: u64| -> f64 {
+        (0..n).map(|i| ((u - i as f64) / (n - i) as f64).log2()).sum::<f64>() / 8.0 / n as f64
+    };
+    for bits in [20u32, 21, 22, 24, 26, 28, 30, 32, 36, 40, 44, 48, 52, 56, 60, 63] {
+        let u = if bits == 63 { MAX_ID } else { 1u64 << bits };
+        for n in [
+            1_000u64, 1_500, 2_000, 3_000, 5_000, 7_000, 10_000, 15_000, 20_000, 30_000, 50_000,
+            65_537, 70_000, 100_000, 150_000, 200_000, 300_000, 400_000, 500_000, 700_000,
+            1_000_000,
+        ] {
+            if n > u / 2 + u / 4 {
+                continue;
+            }
+            let mut set = BTreeSet::new();
+            while set.len() < n as usize {
+                set.insert(next() % u);
+            }
+            let sorted: Vec<u64> = set.iter().copied().collect();
+            let mut order = sorted.clone();
+            for i in (1..order.len()).rev() {
+                order.swap(i, (next() % (i as u64 + 1)) as usize);
+            }
+            let mut added = LikeSet::new();
+            for &id in &order {
+                added.insert(id, None, &p);
+            }
+            let loaded = LikeSet::from_sorted(&sorted, Activity::default(), &p);
+            let b = bound(u as f64, n);
+            let (ra, rl) = (
+                added.heap_bytes() as f64 / n as f64 / b,
+                loaded.heap_bytes() as f64 / n as f64 / b,
+            );
+            println!(
+                "2^{bits:<2} n={n:>9} bound {b:7.3} B  added {ra:5.2}x ({})  loaded {rl:5.2}x ({}){}",
+                added.encoding(),
+                loaded.encoding(),
+                if ra.max(rl) > 1.4 { "  <--" } else { "" }
+            );
+        }
+    }
+    // Unlikes: dense sets emptied in random order, back through every density.
+    for bits in [20u32, 22] {
+        let u = 1u64 << bits;
+        let mut order: Vec<u64> = (0..u).filter(|_| next() % 4 < 3).collect();
+        for i in (1..order.len()).rev() {
+            order.swap(i, (next() % (i as u64 + 1)) as usize);
+        }
+        let mut set = LikeSet::from_sorted(
+            &{
+                let mut s = order.clone();
+                s.sort_unstable();
+                s
+            },
+            Activity::default(),
+            &p,
+        );
+        let mut worst = (0.0f64, 0u64, set.encoding());
+        for (i, &id) in order.iter().enumerate() {
+            set.remove(id, &p);
+            let n = (order.len() - i - 1) as u64;
+            if n >= 1_000 && n.is_multiple_of(997) {
+                let r = set.heap_bytes() as f64 / n as f64 / bound(u as f64, n);
+                if r > worst.0 {
+                    worst = (r, n, set.encoding());
+                }
+            }
+        }
+        println!("2^{bits} emptied: worst {:.2}x at n={} ({})", worst.0, worst.1, worst.2);
     }
 }
