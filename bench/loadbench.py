@@ -360,7 +360,8 @@ SHAPES = {
     "u32": dict(label="uniform [0, 2^32)", U=1 << 32, sizes=SHAPE_SIZES),
     "snowflake": dict(label="Snowflake, 3 years", U=SF_SPAN_MS << 22, sizes=SHAPE_SIZES),
     "u1e9": dict(label="uniform [0, 10^9)", U=10 ** 9, sizes=[1_000_000]),
-    "u20": dict(label="uniform [0, 2^20)", U=1 << 20, sizes=[1000, 10_000, 100_000]),
+    # up to 3/10 of the range: the densities where sets move between elias-fano and bitmaps
+    "u20": dict(label="uniform [0, 2^20)", U=1 << 20, sizes=[1000, 10_000, 100_000, 200_000, 300_000]),
     "u63": dict(label="uniform [0, 2^63)", U=1 << 63, sizes=[1000, 10_000, 100_000, 1_000_000]),
     "dense": dict(label="dense 0..n-1", U=None, sizes=[1_000_000]),
     "runs": dict(label="clustered runs of 100-1000", U=None, sizes=[1_000_000]),

@@ -9,8 +9,9 @@
 //!
 //! Beyond one like, the choice is by size: at amortised checks the policy
 //! measures what each allowed form would take for the set's IDs and moves the
-//! set when another form is clearly smaller (under 16/17 of the current one),
-//! or when the current form is no longer allowed (packed past `packed_max`).
+//! set when another form is clearly smaller (under 4/5 of the current one;
+//! 16/17 between `elias-fano` and `roaring`), or when the current form is no
+//! longer allowed (packed past `packed_max`).
 //! The margin keeps a set at a boundary from flipping on every write.
 
 use std::ops::ControlFlow;
@@ -202,8 +203,9 @@ fn size_check_due(repr: &Repr, len: usize) -> bool {
 }
 
 /// IDs per `elias-fano` block from which a set is checked as often as a
-/// `roaring` one (one ID in 32 of the range or denser).
-const DENSE_BLOCK_IDS: u64 = 512;
+/// `roaring` one: about one ID in 16 of the range or denser (bitmaps take
+/// over near one in five), and never sparse sets of millions of blocks.
+const DENSE_BLOCK_IDS: u64 = 768;
 
 /// Moves a set of two or more IDs to the smallest allowed form, when that is
 /// clearly smaller than its current one or the current one is not allowed;
@@ -232,19 +234,23 @@ fn reform(repr: &mut Repr, policy: &Policy, forced: bool, by_blocks: bool, growi
             (sizes, current_bytes)
         }
     };
-    // A 1/16 margin keeps a set from moving back and forth between forms of
-    // about its size: both sides are measured by the same estimates, and a
-    // move happens only at a size check. (A 1/4 margin kept sets of IDs a
-    // fifth to a third of their range in `elias-fano` at up to 1.6x the
-    // information bound, where bitmaps take 1.2-1.3x.) A packed or
-    // elias-fano set is measured against itself too: a packed array may
-    // have become larger than its code, or the other way round; elias-fano
-    // blocks that unlikes emptied re-cut into full ones, a growing set's
-    // only when 1/4 larger than full ones (random likes keep blocks about
-    // 3/4 full, and full blocks would split again on the next likes).
-    let margin = |e: Encoding| match e {
-        Encoding::EliasFano if e == current && growing => 4,
-        _ => 16,
+    // A margin keeps a set from moving back and forth between forms of about
+    // its size (both sides are measured by the same estimates, and a move
+    // happens only at a size check): 1/4 in and out of `packed`, whose
+    // estimates are per ID; 1/16 between `elias-fano` and `roaring` (1/4 kept
+    // sets of IDs a fifth to a third of their range in `elias-fano` at up to
+    // 1.6x the information bound, where bitmaps take 1.2-1.3x). A packed or
+    // elias-fano set is measured against itself too: a packed array may have
+    // become larger than its code, or the other way round (re-coding one
+    // block is cheap: 1/16); elias-fano blocks that unlikes emptied re-cut
+    // into full ones (1/16), a growing set's only when 1/4 larger than full
+    // ones (random likes keep blocks about 3/4 full, and full blocks would
+    // split again on the next likes).
+    let margin = |e: Encoding| match (current, e) {
+        (Encoding::Packed, Encoding::Packed) => 16,
+        (Encoding::EliasFano, Encoding::EliasFano) if growing => 4,
+        (Encoding::EliasFano | Encoding::Roaring, Encoding::EliasFano | Encoding::Roaring) => 16,
+        _ => 4,
     };
     let moves = sizes
         .into_iter()
