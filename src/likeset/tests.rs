@@ -13,6 +13,24 @@ fn small() -> Policy {
     Policy { packed_max: 64 }
 }
 
+/// A xorshift64 stream from `seed` (not 0): the tests' reproducible randomness.
+fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+    let mut x = seed;
+    move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    }
+}
+
+/// Shuffles `v` in place (Fisher-Yates), drawing from `next`.
+fn shuffle(v: &mut [u64], next: &mut impl FnMut() -> u64) {
+    for i in (1..v.len()).rev() {
+        v.swap(i, (next() % (i as u64 + 1)) as usize);
+    }
+}
+
 fn page_all(s: &LikeSet, limit: usize) -> Vec<u64> {
     let mut out = Vec::new();
     let mut after = None;
@@ -162,13 +180,7 @@ proptest! {
         small_packed in any::<bool>(),
     ) {
         let (_, low, span) = SHAPES[shape];
-        let mut x = seed | 1;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = xorshift(seed | 1);
         // Dense: consecutive IDs, with a few gaps.
         let span = if span == 0 { size as u64 * 9 / 8 } else { span };
         let id_of = |r: u64| low + r % span;
@@ -189,7 +201,7 @@ proptest! {
         let present: Vec<u64> = model.iter().copied().collect();
         for _ in 0..size.min(3_000) {
             let r = next();
-            let id = if r % 2 == 0 { present[(r >> 8) as usize % present.len()] } else { id_of(r >> 1) };
+            let id = if r.is_multiple_of(2) { present[(r >> 8) as usize % present.len()] } else { id_of(r >> 1) };
             match r % 5 {
                 0 | 1 => prop_assert_eq!(s.remove(id, &policy), model.remove(&id)),
                 2 | 3 => prop_assert_eq!(s.insert(id, None, &policy), model.insert(id)),
@@ -199,9 +211,7 @@ proptest! {
         check(&s, &model);
         // Empty most of it, in random order.
         let mut gone: Vec<u64> = model.iter().copied().collect();
-        for i in (1..gone.len()).rev() {
-            gone.swap(i, (next() % (i as u64 + 1)) as usize);
-        }
+        shuffle(&mut gone, &mut next);
         for id in gone.iter().take(gone.len() - gone.len() / 20) {
             prop_assert!(s.remove(*id, &policy));
             model.remove(id);
@@ -333,12 +343,10 @@ fn snowflake_ids_stay_near_the_bound() {
     let mut s = LikeSet::new();
     // Snowflake-like IDs: a 41-bit millisecond time over a year, 22 low bits.
     let (start, year_ms) = (500_000_000_000u64, 31_536_000_000u64);
-    let mut x = 88172645463325252u64;
+    let mut next = xorshift(88172645463325252);
     let mut ids = Vec::new();
     for _ in 0..20_000 {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
+        let x = next();
         let id = ((start + x % year_ms) << 22) | (x >> 42);
         s.insert(id, None, &p);
         ids.push(id);
@@ -364,14 +372,8 @@ fn snowflake_ids_stay_near_the_bound() {
 fn every_density_stays_near_the_bound() {
     let p = Policy::default();
     const U: u64 = 1 << 18;
-    let mut x = 0x2545_F491_4F6C_DD1Du64;
     let mut ids: Vec<u64> = (0..U).collect();
-    for i in (1..ids.len()).rev() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        ids.swap(i, (x % (i as u64 + 1)) as usize);
-    }
+    shuffle(&mut ids, &mut xorshift(0x2545_F491_4F6C_DD1D));
     ids.truncate((U - U / 4) as usize);
     let (mut s, mut log2_c, mut worst) = (LikeSet::new(), 0.0f64, (0.0f64, 0u64, ""));
     let mut check = |s: &LikeSet, log2_c: f64, way: &'static str| {
@@ -409,13 +411,7 @@ fn every_density_stays_near_the_bound() {
 #[ignore = "measurement"]
 fn measure_shapes() {
     let p = Policy::default();
-    let mut x = 0x9E37_79B9_7F4A_7C15u64;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut next = xorshift(0x9E37_79B9_7F4A_7C15);
     let shapes: [(&str, u64); 5] = [
         ("u2^20", 1 << 20),
         ("u2^32", 1 << 32),
@@ -450,9 +446,7 @@ fn measure_shapes() {
             let sorted: Vec<u64> = ids.into_iter().collect();
             // Likes arrive in random order.
             let mut ids = sorted.clone();
-            for i in (1..ids.len()).rev() {
-                ids.swap(i, (next() % (i as u64 + 1)) as usize);
-            }
+            shuffle(&mut ids, &mut next);
             let mut s = LikeSet::new();
             let t0 = std::time::Instant::now();
             for &id in &ids {
@@ -524,11 +518,9 @@ fn measure_big_key_ops() {
     let shape = std::env::var("MEASURE_SHAPE").unwrap_or_else(|_| "snowflake".into());
     let env_n = |k: &str, d: u64| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
     let (n, keys) = (env_n("MEASURE_N", 10_000_000), env_n("MEASURE_KEYS", 1) as usize);
-    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = xorshift(0x2545_F491_4F6C_DD1D);
     let mut draw = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
+        let x = next();
         match shape.as_str() {
             "snowflake" => ((500_000_000_000 + x % 94_608_000_000) << 22) | (x >> 42),
             "u2^63" => x & MAX_ID,
@@ -597,13 +589,7 @@ fn measure_big_key_ops() {
 #[ignore = "measurement"]
 fn measure_memory_grid() {
     let p = Policy::default();
-    let mut x = 0x9E37_79B9_7F4A_7C15u64;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut next = xorshift(0x9E37_79B9_7F4A_7C15);
     let bound = |u: f64, n: u64| -> f64 {
         (0..n).map(|i| ((u - i as f64) / (n - i) as f64).log2()).sum::<f64>() / 8.0 / n as f64
     };
@@ -623,9 +609,7 @@ fn measure_memory_grid() {
             }
             let sorted: Vec<u64> = set.iter().copied().collect();
             let mut order = sorted.clone();
-            for i in (1..order.len()).rev() {
-                order.swap(i, (next() % (i as u64 + 1)) as usize);
-            }
+            shuffle(&mut order, &mut next);
             let mut added = LikeSet::new();
             for &id in &order {
                 added.insert(id, None, &p);
@@ -648,9 +632,7 @@ fn measure_memory_grid() {
     for bits in [20u32, 22] {
         let u = 1u64 << bits;
         let mut order: Vec<u64> = (0..u).filter(|_| next() % 4 < 3).collect();
-        for i in (1..order.len()).rev() {
-            order.swap(i, (next() % (i as u64 + 1)) as usize);
-        }
+        shuffle(&mut order, &mut next);
         let mut set = LikeSet::from_sorted(
             &{
                 let mut s = order.clone();
