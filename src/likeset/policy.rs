@@ -223,10 +223,12 @@ fn reform(repr: &mut Repr, policy: &Policy, forced: bool, by_blocks: bool, growi
         Some(bounds) => bounds,
         None => {
             let sizes = measure(form, policy);
-            // The current form is compared by the same estimate as the others
-            // (a packed block by its exact size): measured against its real
-            // heap, a form the estimate undercounts (roaring's stores) would
-            // be left on the next check for the one it just replaced.
+            // A roaring set is compared by the same estimate as the others:
+            // measured against its real heap, which the estimate undercounts
+            // (its stores), it would be left on the next check for the form
+            // it just replaced. A packed or elias-fano set by its real heap,
+            // which its estimate gives exactly once its blocks are full (so a
+            // set of part-empty blocks shows what a re-cut would save).
             let current_bytes = match sizes.iter().find(|&&(e, _)| e == current) {
                 Some(&(_, bytes)) if current == Encoding::Roaring => bytes,
                 _ => form.heap_bytes() - form.activity().heap_bytes(),
