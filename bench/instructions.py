@@ -2,6 +2,7 @@
 """Instructions per request, LIKE/REACT commands against their native twins, counted by callgrind.
 
     bench/.venv/bin/python bench/instructions.py [--module target/release/liblike.so] [--requests N]
+        [--rows HAS,COUNT] [--keep-dumps DIR]
 
 Starts redis-server under `valgrind --tool=callgrind` with the module, loads the same data as module
 keys and as native keys, then for each command runs N requests pipelined 16 deep from one client,
@@ -200,6 +201,10 @@ def main():
     ap.add_argument("--module", default="target/release/liblike.so")
     ap.add_argument("--requests", type=int, default=20_000)
     ap.add_argument("--big-keys", action="store_true", help="the big-key write rows instead (see above)")
+    ap.add_argument("--rows", default=None,
+                    help="comma-separated parts of row names: only the rows whose name holds one (PING always runs)")
+    ap.add_argument("--keep-dumps", default=None, metavar="DIR",
+                    help="copy each callgrind dump to DIR (for callgrind_annotate --auto=yes, per source line)")
     args = ap.parse_args()
     for tool in ("valgrind", "callgrind_control", "redis-server"):
         if not shutil.which(tool):
@@ -225,6 +230,9 @@ def main():
             pairs = big_pairs(r, rng, args.requests)
         else:
             pairs = standard_pairs(r, rng, args.requests)
+        if args.rows:
+            wanted = args.rows.split(",")
+            pairs = [p for p in pairs if p[0].startswith("PING") or any(w in p[0] for w in wanted)]
         n = args.requests
         pid = str(srv.pid)
         dumps = 0
@@ -245,6 +253,9 @@ def main():
                 if os.path.exists(path):
                     break
                 time.sleep(0.1)
+            if args.keep_dumps:
+                os.makedirs(args.keep_dumps, exist_ok=True)
+                shutil.copy(path, os.path.join(args.keep_dumps, f"dump.{dumps}"))
             if costs is not None:
                 costs.update(inclusive_costs(path))
             with open(path) as f:

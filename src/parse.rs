@@ -8,6 +8,9 @@ pub fn parse_user_id(arg: &[u8]) -> Option<u64> {
     parse_canonical(arg).filter(|&v| v <= MAX_ID)
 }
 
+/// Eight ASCII '0's, as a word.
+const ZEROS: u64 = 0x3030_3030_3030_3030;
+
 /// A canonical decimal integer that fits u64.
 pub fn parse_canonical(arg: &[u8]) -> Option<u64> {
     match arg {
@@ -16,15 +19,22 @@ pub fn parse_canonical(arg: &[u8]) -> Option<u64> {
         [b'0', ..] => None,
         // Up to 19 digits cannot overflow u64: no checked arithmetic per digit.
         _ if arg.len() < 20 => {
-            // The leading digits one by one, then eight at a time.
+            // Eight digits at a time (SWAR), the leading len % 8 of them first.
             let (head, eights) = arg.split_at(arg.len() % 8);
             let mut value = 0u64;
-            for &c in head {
-                let digit = c.wrapping_sub(b'0');
-                if digit > 9 {
-                    return None;
+            if let (1..=7, Some(word)) = (head.len(), arg.first_chunk::<8>()) {
+                // The first eight bytes hold the head in their low bytes:
+                // shift it up and pad below with '0's (leading zeros).
+                let pad = 8 * (8 - head.len() as u32);
+                value = eight_digits((u64::from_le_bytes(*word) << pad) | (ZEROS >> (64 - pad)))?;
+            } else {
+                for &c in head {
+                    let digit = c.wrapping_sub(b'0');
+                    if digit > 9 {
+                        return None;
+                    }
+                    value = value * 10 + u64::from(digit);
                 }
-                value = value * 10 + u64::from(digit);
             }
             for chunk in eights.chunks_exact(8) {
                 let mut bytes = [0u8; 8];
@@ -48,7 +58,6 @@ pub fn parse_canonical(arg: &[u8]) -> Option<u64> {
 /// combines neighbouring groups with one multiply (SWAR).
 fn eight_digits(word: u64) -> Option<u64> {
     const HIGH_NIBBLES: u64 = 0xF0F0_F0F0_F0F0_F0F0;
-    const ZEROS: u64 = 0x3030_3030_3030_3030;
     // Each byte is 0x30..=0x39: high nibble 3, and adding 6 does not carry out of it.
     if word & HIGH_NIBBLES != ZEROS || (word + 0x0606_0606_0606_0606) & HIGH_NIBBLES != ZEROS {
         return None;

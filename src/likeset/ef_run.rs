@@ -537,6 +537,13 @@ pub struct Shift {
     pub n: usize,
 }
 
+impl Shift {
+    /// The run's largest offset after the edit.
+    pub fn max_offset(&self) -> u64 {
+        self.max_new
+    }
+}
+
 /// How inserting `id` changes the run coded in `code`. An ID above the
 /// last needs no search.
 pub fn plan_insert(code: &[u8], id: u64) -> Edit {
@@ -750,11 +757,27 @@ fn read_bits(bytes: &[u8], at: u64, width: u64) -> u64 {
 }
 
 /// Sets bits [at, at + width) (width at most 64) to the low bits of `value`.
+#[inline]
 fn write_bits(bytes: &mut [u8], at: u64, width: u64, value: u64) {
     if width == 0 {
         return;
     }
     let (byte, shift) = ((at / 8) as usize, at % 8);
+    // Within one 8-byte window (most writes): one word read and written.
+    if let (true, Some(window)) =
+        (shift + width <= 64, bytes.get_mut(byte..).and_then(|b| b.first_chunk_mut::<8>()))
+    {
+        let mask = low_mask(width as u32) << shift;
+        let old = u64::from_le_bytes(*window);
+        *window = ((old & !mask) | (value << shift & mask)).to_le_bytes();
+        return;
+    }
+    write_bits_spanning(bytes, byte, shift, width, value);
+}
+
+/// `write_bits` of a field that spans nine bytes, or ends the code.
+#[inline(never)]
+fn write_bits_spanning(bytes: &mut [u8], byte: usize, shift: u64, width: u64, value: u64) {
     let span = (shift + width).div_ceil(8) as usize;
     let mut word = [0u8; 16];
     word[..span].copy_from_slice(&bytes[byte..byte + span]);
@@ -767,6 +790,7 @@ fn write_bits(bytes: &mut [u8], at: u64, width: u64, value: u64) {
 /// the bits moved around it when the width and the first ID stay, else
 /// re-coded. `Some(true)` when added, `Some(false)` when present, `None`
 /// when the run is full (u16::MAX IDs).
+#[cfg(test)]
 pub fn insert(code: &[u8], id: u64, out: &mut Vec<u8>) -> Option<bool> {
     write_edit(code, id, false, plan_insert(code, id), out)
 }
@@ -774,21 +798,20 @@ pub fn insert(code: &[u8], id: u64, out: &mut Vec<u8>) -> Option<bool> {
 /// Removes `id` from the run coded in `code`, writing the new code to
 /// `out`, as `insert` does. `Some(true)` when removed, `Some(false)` when
 /// absent, `None` when `id` is the run's only ID (a run holds at least one).
+#[cfg(test)]
 pub fn remove(code: &[u8], id: u64, out: &mut Vec<u8>) -> Option<bool> {
     write_edit(code, id, true, plan_remove(code, id), out)
 }
 
-/// Removes `id` from the run coded in `code` if there, else inserts it,
-/// writing the new code to `out` (one search): whether it was there, and
-/// as `insert` or `remove` for the edit made.
-pub fn toggle(code: &[u8], id: u64, out: &mut Vec<u8>) -> (bool, Option<bool>) {
-    let (present, edit) = plan_toggle(code, id);
-    (present, write_edit(code, id, present, edit, out))
-}
-
 /// Writes to `out` the code `edit` (planned for removing `id` when
 /// `removing`, else for inserting it) makes of `code`.
-fn write_edit(code: &[u8], id: u64, removing: bool, edit: Edit, out: &mut Vec<u8>) -> Option<bool> {
+pub fn write_edit(
+    code: &[u8],
+    id: u64,
+    removing: bool,
+    edit: Edit,
+    out: &mut Vec<u8>,
+) -> Option<bool> {
     match edit {
         Edit::Unchanged => Some(false),
         Edit::Refused => None,

@@ -188,14 +188,15 @@ impl Form for EliasFano {
 
     fn insert(&mut self, id: u64) -> Option<bool> {
         let at = self.0.blocks.locate_to_write(id);
-        match ef_run::plan_insert(self.0.blocks.code(at), id) {
+        let edit = ef_run::plan_insert(self.0.blocks.code(at), id);
+        match edit {
             Edit::Unchanged => return Some(false),
             Edit::Shift(shift) if self.shift_in_place(at, &shift) => return Some(true),
             Edit::Shift(_) | Edit::Recode | Edit::Refused => {}
         }
         // Else a new code replaces the block (re-coded, or split in halves).
-        let done =
-            ef_run::with_scratch(|code| match ef_run::insert(self.0.blocks.code(at), id, code) {
+        let done = ef_run::with_scratch(|code| {
+            match ef_run::write_edit(self.0.blocks.code(at), id, false, edit, code) {
                 Some(false) => Some(false),
                 Some(true)
                     if code.len() <= BLOCK_BYTES_MAX
@@ -206,7 +207,8 @@ impl Form for EliasFano {
                     Some(true)
                 }
                 Some(true) | None => None,
-            });
+            }
+        });
         if done.is_some() {
             return done;
         }
@@ -223,14 +225,15 @@ impl Form for EliasFano {
 
     fn remove(&mut self, id: u64) -> bool {
         let at = self.0.blocks.locate_to_write(id);
-        match ef_run::plan_remove(self.0.blocks.code(at), id) {
+        let edit = ef_run::plan_remove(self.0.blocks.code(at), id);
+        match edit {
             Edit::Unchanged => return false,
             Edit::Shift(shift) if self.shift_in_place(at, &shift) => return true,
             Edit::Shift(_) | Edit::Recode | Edit::Refused => {}
         }
         // Else a new code replaces it (re-coded, or merged with a neighbour).
-        let done =
-            ef_run::with_scratch(|code| match ef_run::remove(self.0.blocks.code(at), id, code) {
+        let done = ef_run::with_scratch(|code| {
+            match ef_run::write_edit(self.0.blocks.code(at), id, true, edit, code) {
                 Some(false) => Some(false),
                 Some(true) if code.len() >= BLOCK_BYTES_MIN || self.0.blocks.len() == 1 => {
                     self.0.blocks.rewrite(at, Run::trusted(code).first(), code);
@@ -238,7 +241,8 @@ impl Form for EliasFano {
                     Some(true)
                 }
                 Some(true) | None => None,
-            });
+            }
+        });
         if let Some(removed) = done {
             return removed;
         }

@@ -21,7 +21,7 @@ use std::ops::ControlFlow;
 use std::ptr::NonNull;
 
 use super::activity::{Activity, ActivityRef, ActivityWord};
-use super::ef_run::{self, Run};
+use super::ef_run::{self, Edit, Run, Shift};
 use super::elias_fano::block_fits;
 use super::{allocated, Encoding, Form, Stored, StoredForm};
 
@@ -414,7 +414,8 @@ impl Packed {
     /// Inserts `id`; false if already present.
     pub fn insert(&mut self, id: u64) -> bool {
         if self.kind() == KIND_CODED {
-            return self.edit_code(id, ef_run::insert);
+            let edit = ef_run::plan_insert(self.body(), id);
+            return self.edit_code(id, false, edit);
         }
         match self.view().search(id) {
             Ok(_) => false,
@@ -425,7 +426,8 @@ impl Packed {
     /// Removes `id`; false if absent.
     pub fn remove(&mut self, id: u64) -> bool {
         if self.kind() == KIND_CODED {
-            return self.edit_code(id, ef_run::remove);
+            let edit = ef_run::plan_remove(self.body(), id);
+            return self.edit_code(id, true, edit);
         }
         match self.view().search(id) {
             Ok(pos) => {
@@ -439,12 +441,8 @@ impl Packed {
     /// Removes `id` if there, else inserts it (one search); true if inserted.
     pub fn toggle(&mut self, id: u64) -> bool {
         if self.kind() == KIND_CODED {
-            let mut present = false;
-            self.edit_code(id, |code, id, out| {
-                let (was, done) = ef_run::toggle(code, id, out);
-                present = was;
-                done
-            });
+            let (present, edit) = ef_run::plan_toggle(self.body(), id);
+            self.edit_code(id, present, edit);
             return !present;
         }
         match self.view().search(id) {
@@ -456,31 +454,55 @@ impl Packed {
         }
     }
 
-    /// Inserts or removes `id` in the coded body with `edit` (one of
-    /// `ef_run`'s, writing the new code to its buffer): the new code when
-    /// it stays a coded body, else the block rebuilt. Whether it changed.
-    fn edit_code(
-        &mut self,
-        id: u64,
-        edit: impl FnOnce(&[u8], u64, &mut Vec<u8>) -> Option<bool>,
-    ) -> bool {
-        ef_run::with_scratch(|out| match edit(self.body(), id, out) {
+    /// Makes `edit`, planned on the coded body for removing `id` (when
+    /// `removing`) or inserting it: in place when the new code stays a
+    /// coded body (`shift_code`), else through a new code, or the block
+    /// rebuilt when an array is smaller or the code outgrew one block.
+    /// Whether it changed.
+    fn edit_code(&mut self, id: u64, removing: bool, edit: Edit) -> bool {
+        match edit {
+            Edit::Unchanged => return false,
+            Edit::Shift(shift) if self.shift_code(&shift) => return true,
+            Edit::Shift(_) | Edit::Recode | Edit::Refused => {}
+        }
+        ef_run::with_scratch(|out| match ef_run::write_edit(self.body(), id, removing, edit, out) {
             Some(false) => false,
             Some(true) if coded_body(out) => {
                 self.set_code(out);
                 true
             }
-            _ => self.rebuild(|ids| match ids.binary_search(&id) {
-                Ok(at) => {
-                    ids.remove(at);
-                    true
+            _ => self.rebuild(|ids| {
+                match ids.binary_search(&id) {
+                    Ok(at) => {
+                        ids.remove(at);
+                    }
+                    Err(at) => ids.insert(at, id),
                 }
-                Err(at) => {
-                    ids.insert(at, id);
-                    true
-                }
+                true
             }),
         })
+    }
+
+    /// Applies `shift`, planned on the coded body, in place when the new
+    /// code stays a coded body (as `from_sorted` would make it): no copy of
+    /// the code, and no reallocation while its size class stays. Whether
+    /// it did (else nothing changed).
+    fn shift_code(&mut self, shift: &Shift) -> bool {
+        let first = Run::trusted(self.body()).first();
+        if body_for(shift.n, first, first + shift.max_offset()).1 != Some(shift.len) {
+            return false;
+        }
+        let old = self.len_field();
+        if shift.len > old {
+            self.resize(shift.len);
+            // `apply` reads zeros past the old code.
+            self.body_mut()[old..].fill(0);
+            ef_run::apply(self.body_mut(), shift);
+        } else {
+            ef_run::apply(self.body_mut(), shift);
+            self.resize(shift.len);
+        }
+        true
     }
 
     /// Inserts `id` at index `pos` of the array (where it sorts, absent).
@@ -632,7 +654,54 @@ impl Drop for Packed {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        /// Inserts, removes and toggles (edits in place in a coded body, or
+        /// rebuilds) against a model; after each, a coded block is the one
+        /// `from_sorted` makes of the model's IDs, byte for byte (an array
+        /// stays an array until the policy re-forms the set).
+        #[test]
+        fn writes_keep_the_code_from_sorted_would_make(
+            span in prop_oneof![Just(300u64), Just(5_000), Just(1 << 20), Just(1 << 40)],
+            start in prop::collection::btree_set(0u64..5_000, 1..300),
+            ops in prop::collection::vec((0u8..3, any::<u64>()), 1..200),
+        ) {
+            let mut model: BTreeSet<u64> = start.iter().map(|&x| x * span / 5_000).collect();
+            let ids: Vec<u64> = model.iter().copied().collect();
+            let mut p = Packed::from_sorted(&ids, Activity::default());
+            for (op, r) in ops {
+                // Half the time an ID the set holds, so removes hit.
+                let id = if r % 2 == 0 {
+                    *model.iter().nth((r / 2) as usize % model.len()).unwrap_or(&0)
+                } else {
+                    (r >> 1) % (span + 2)
+                };
+                if model.len() == 1 && model.contains(&id) {
+                    continue;
+                }
+                match op {
+                    0 => prop_assert_eq!(p.insert(id), model.insert(id)),
+                    1 => prop_assert_eq!(p.remove(id), model.remove(&id)),
+                    _ => {
+                        let added = !model.remove(&id) && model.insert(id);
+                        prop_assert_eq!(p.toggle(id), added);
+                    }
+                }
+                let ids: Vec<u64> = model.iter().copied().collect();
+                prop_assert_eq!(p.view().to_vec(), ids.clone());
+                if p.kind() == KIND_CODED {
+                    let want = Packed::from_sorted(&ids, Activity::default());
+                    prop_assert_eq!((p.kind(), p.body()), (want.kind(), want.body()));
+                    prop_assert_eq!(p.heap_bytes(), want.heap_bytes());
+                }
+            }
+        }
+    }
 
     #[test]
     fn insert_remove_widen() {

@@ -278,21 +278,19 @@ impl Key<'_> {
     fn value(&self) -> Result<Option<*mut std::ffi::c_void>, CmdError> {
         let Some(key) = self.key else { return Ok(None) };
         let key = key.as_ptr();
+        // Our type first (the common case, one call): ModuleTypeGetType
+        // gives null for an empty key and for any value not a module's.
         // SAFETY: an open key handle (closed only by Drop).
-        let t = unsafe { api!(RedisModule_KeyType)(key) };
-        if t == raw::REDISMODULE_KEYTYPE_EMPTY as c_int {
-            return Ok(None);
-        }
-        let is_like_set = t == raw::REDISMODULE_KEYTYPE_MODULE as c_int && {
-            // SAFETY: an open key handle holding a module value.
-            let key_type = unsafe { api!(RedisModule_ModuleTypeGetType)(key) };
-            key_type == like_type()
-        };
-        if is_like_set {
+        let module_type = unsafe { api!(RedisModule_ModuleTypeGetType)(key) };
+        if !module_type.is_null() && module_type == like_type() {
             // SAFETY: an open key holding a value of our type.
             return Ok(Some(unsafe { api!(RedisModule_ModuleTypeGetValue)(key) }));
         }
-        Err(CmdError::WrongType)
+        // SAFETY: as above.
+        match unsafe { api!(RedisModule_KeyType)(key) } {
+            t if t == raw::REDISMODULE_KEYTYPE_EMPTY as c_int => Ok(None),
+            _ => Err(CmdError::WrongType),
+        }
     }
 
     /// Runs `f` on the key's value, or on None when the key is empty.
