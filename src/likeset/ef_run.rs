@@ -246,6 +246,11 @@ fn read_word(bytes: &[u8], at: u64) -> u64 {
         // The 9th byte supplies the top `shift` bits (none when shift is 0).
         return (lo >> shift) | ((u64::from(chunk[8]) << 1) << (63 - shift));
     }
+    // Near the end: the last eight bytes, shifted (what lies past them reads as 0).
+    if let Some(last) = bytes.last_chunk::<8>() {
+        let from = at - 8 * (bytes.len() as u64 - 8);
+        return if from < 64 { u64::from_le_bytes(*last) >> from } else { 0 };
+    }
     let mut buf = [0u8; 16];
     let end = bytes.len().min(byte + 9);
     if byte < end {
@@ -764,18 +769,21 @@ fn write_bits(bytes: &mut [u8], at: u64, width: u64, value: u64) {
     }
     let (byte, shift) = ((at / 8) as usize, at % 8);
     // Within one 8-byte window (most writes): one word read and written.
+    // The window starts at the field's byte, or ends with the code.
+    let base = byte.min(bytes.len().saturating_sub(8));
+    let from = at - 8 * base as u64;
     if let (true, Some(window)) =
-        (shift + width <= 64, bytes.get_mut(byte..).and_then(|b| b.first_chunk_mut::<8>()))
+        (from + width <= 64, bytes.get_mut(base..).and_then(|b| b.first_chunk_mut::<8>()))
     {
-        let mask = low_mask(width as u32) << shift;
+        let mask = low_mask(width as u32) << from;
         let old = u64::from_le_bytes(*window);
-        *window = ((old & !mask) | (value << shift & mask)).to_le_bytes();
+        *window = ((old & !mask) | (value << from & mask)).to_le_bytes();
         return;
     }
     write_bits_spanning(bytes, byte, shift, width, value);
 }
 
-/// `write_bits` of a field that spans nine bytes, or ends the code.
+/// `write_bits` of a field that spans nine bytes, or in a code under eight.
 #[inline(never)]
 fn write_bits_spanning(bytes: &mut [u8], byte: usize, shift: u64, width: u64, value: u64) {
     let span = (shift + width).div_ceil(8) as usize;
