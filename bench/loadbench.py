@@ -2109,7 +2109,12 @@ def write_report(res, args, outdir):
              f" {args.rounds} rounds per memory/RDB/UNLINK measurement and {args.tp_rounds} per redis-benchmark"
              " comparison, A/B alternated, medians reported")
     if meta.get("merged"):
-        L.append(f"- merged report: {meta['merged']}")
+        dates = meta.get("section_dates")
+        if dates:
+            L.append("- merged report, sections measured: "
+                     + "; ".join(f"{k} {v}" for k, v in sorted(dates.items())))
+        else:
+            L.append(f"- merged report: {meta['merged']}")
     L.append(f"- run time {meta.get('elapsed_s', 0) / 60:.1f} min; load average at start"
              f" {meta['loadavg_start'][0]:.2f}, at end {meta.get('loadavg_end', [0])[0]:.2f}"
              " (anything else running on the 2 cores skews the figures)")
@@ -2487,8 +2492,20 @@ def main():
                     res[k] = v
             res["meta"]["merged"] = (f"sections {', '.join(sorted(sections))} re-run on {res['meta']['date']};"
                                      f" the others from the run of {old['meta']['date']}")
+            # When each section was measured: kept across merges (a run that was itself a
+            # merge without this record can only say "or earlier" for the sections it kept).
+            dates = dict(old["meta"].get("section_dates", {}))
+            was_merged = bool(old["meta"].get("merged"))
+            for k in old:
+                if k not in ("meta", "args") and k not in dates:
+                    dates[k] = old["meta"]["date"] + (" or earlier" if was_merged else "")
+            res["meta"]["section_dates"] = dates
         except (OSError, ValueError, KeyError):
             pass
+    dates = res["meta"].setdefault("section_dates", {})
+    for k in res:
+        if k not in ("meta", "args") and (k in sections or k not in dates):
+            dates[k] = res["meta"]["date"]
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(res, f, indent=1, default=str)
     if "memory" in res:
