@@ -141,54 +141,10 @@ impl EliasFano {
         fits
     }
 
-    /// Replaces the block at `at` by the IDs `ids` (at least one), halved
-    /// until each part fits a block.
-    fn store(&mut self, at: At, ids: &[u64]) {
-        let mut parts = Vec::new();
-        halve_to_fit(ids, &mut parts);
-        self.0.blocks.splice(at, parts.into_iter().map(|p| (p[0], code(p))).collect());
-    }
-}
-
-/// Splits `ids` into balanced parts that each fit a block (halves, not a
-/// greedy cut: a split block leaves room in both for the writes to come).
-fn halve_to_fit<'a>(ids: &'a [u64], parts: &mut Vec<&'a [u64]>) {
-    if ids.len() <= 1 || block_fits(ids.len() as u64, ids[0], ids[ids.len() - 1]) {
-        parts.push(ids);
-    } else {
-        let (left, right) = ids.split_at(ids.len() / 2);
-        halve_to_fit(left, parts);
-        halve_to_fit(right, parts);
-    }
-}
-
-impl Stored for EliasFano {
-    fn into_stored(self) -> StoredForm {
-        StoredForm::from_box(self.0)
-    }
-
-    unsafe fn from_stored(stored: StoredForm) -> Option<EliasFano> {
-        // SAFETY: per the contract, `stored` came from `into_stored` above.
-        unsafe { stored.into_box() }.map(EliasFano)
-    }
-}
-
-impl Form for EliasFano {
-    fn encoding(&self) -> Encoding {
-        Encoding::EliasFano
-    }
-
-    fn len(&self) -> u64 {
-        self.0.count
-    }
-
-    fn contains(&self, id: u64) -> bool {
-        Run::trusted(self.0.blocks.code(self.0.blocks.locate(id))).contains(id)
-    }
-
-    fn insert(&mut self, id: u64) -> Option<bool> {
-        let at = self.0.blocks.locate_to_write(id);
-        let edit = ef_run::plan_insert(self.0.blocks.code(at), id);
+    /// Makes `edit`, planned on the block at `at` for inserting `id`: in
+    /// place when the block stays within its bounds, else through a new
+    /// code, or the block split in halves.
+    fn insert_planned(&mut self, at: At, id: u64, edit: Edit) -> Option<bool> {
         match edit {
             Edit::Unchanged => return Some(false),
             Edit::Shift(shift) if self.shift_in_place(at, &shift) => return Some(true),
@@ -223,9 +179,10 @@ impl Form for EliasFano {
         Some(true)
     }
 
-    fn remove(&mut self, id: u64) -> bool {
-        let at = self.0.blocks.locate_to_write(id);
-        let edit = ef_run::plan_remove(self.0.blocks.code(at), id);
+    /// Makes `edit`, planned on the block at `at` for removing `id`: in
+    /// place when the block stays within its bounds, else through a new
+    /// code, or the block merged with a neighbour or dropped.
+    fn remove_planned(&mut self, at: At, id: u64, edit: Edit) -> bool {
         match edit {
             Edit::Unchanged => return false,
             Edit::Shift(shift) if self.shift_in_place(at, &shift) => return true,
@@ -287,21 +244,72 @@ impl Form for EliasFano {
         true
     }
 
-    /// One lookup for either edit; the rare edits that re-code or split a
-    /// block go through `insert` or `remove`.
+    /// Replaces the block at `at` by the IDs `ids` (at least one), halved
+    /// until each part fits a block.
+    fn store(&mut self, at: At, ids: &[u64]) {
+        let mut parts = Vec::new();
+        halve_to_fit(ids, &mut parts);
+        self.0.blocks.splice(at, parts.into_iter().map(|p| (p[0], code(p))).collect());
+    }
+}
+
+/// Splits `ids` into balanced parts that each fit a block (halves, not a
+/// greedy cut: a split block leaves room in both for the writes to come).
+fn halve_to_fit<'a>(ids: &'a [u64], parts: &mut Vec<&'a [u64]>) {
+    if ids.len() <= 1 || block_fits(ids.len() as u64, ids[0], ids[ids.len() - 1]) {
+        parts.push(ids);
+    } else {
+        let (left, right) = ids.split_at(ids.len() / 2);
+        halve_to_fit(left, parts);
+        halve_to_fit(right, parts);
+    }
+}
+
+impl Stored for EliasFano {
+    fn into_stored(self) -> StoredForm {
+        StoredForm::from_box(self.0)
+    }
+
+    unsafe fn from_stored(stored: StoredForm) -> Option<EliasFano> {
+        // SAFETY: per the contract, `stored` came from `into_stored` above.
+        unsafe { stored.into_box() }.map(EliasFano)
+    }
+}
+
+impl Form for EliasFano {
+    fn encoding(&self) -> Encoding {
+        Encoding::EliasFano
+    }
+
+    fn len(&self) -> u64 {
+        self.0.count
+    }
+
+    fn contains(&self, id: u64) -> bool {
+        Run::trusted(self.0.blocks.code(self.0.blocks.locate(id))).contains(id)
+    }
+
+    fn insert(&mut self, id: u64) -> Option<bool> {
+        let at = self.0.blocks.locate_to_write(id);
+        let edit = ef_run::plan_insert(self.0.blocks.code(at), id);
+        self.insert_planned(at, id, edit)
+    }
+
+    fn remove(&mut self, id: u64) -> bool {
+        let at = self.0.blocks.locate_to_write(id);
+        let edit = ef_run::plan_remove(self.0.blocks.code(at), id);
+        self.remove_planned(at, id, edit)
+    }
+
+    /// One lookup and one search for either edit.
     fn toggle(&mut self, id: u64) -> Option<bool> {
         let at = self.0.blocks.locate_to_write(id);
         let (present, edit) = ef_run::plan_toggle(self.0.blocks.code(at), id);
-        if let Edit::Shift(shift) = edit {
-            if self.shift_in_place(at, &shift) {
-                return Some(!present);
-            }
-        }
         if present {
-            self.remove(id);
+            self.remove_planned(at, id, edit);
             Some(false)
         } else {
-            self.insert(id)
+            self.insert_planned(at, id, edit)
         }
     }
 
