@@ -140,7 +140,13 @@ fn body_for(len: usize, first: u64, max: u64) -> (usize, Option<usize>) {
 /// (else it is rebuilt: an array is smaller, or the code outgrew one block).
 fn coded_body(code: &[u8]) -> bool {
     let run = Run::trusted(code);
-    body_for(run.len(), run.first(), run.last()).1 == Some(code.len())
+    stays_coded(run.len(), run.first(), run.last(), code.len())
+}
+
+/// Whether `n` IDs from `first` to `last` coded in `len` bytes make the body
+/// `from_sorted` would make of them.
+fn stays_coded(n: usize, first: u64, last: u64, len: usize) -> bool {
+    body_for(n, first, last).1 == Some(len)
 }
 
 /// The activity as compact header bits, when it fits them.
@@ -489,7 +495,7 @@ impl Packed {
     /// it did (else nothing changed).
     fn shift_code(&mut self, shift: &Shift) -> bool {
         let first = Run::trusted(self.body()).first();
-        if body_for(shift.n, first, first + shift.max_offset()).1 != Some(shift.len) {
+        if !stays_coded(shift.n, first, first + shift.max_offset(), shift.len) {
             return false;
         }
         let old = self.len_field();
