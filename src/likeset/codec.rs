@@ -86,25 +86,30 @@ pub fn encode(set: &LikeSet, out: &mut Vec<u8>) {
                 put_varint(out, 1);
                 out.extend_from_slice(code);
             }
-            (None, width) => {
+            (None, Some(width)) => {
                 out.push(KIND_LIST);
                 put_activity(out, set.activity());
                 put_varint(out, p.len() as u64);
-                out.push(width.unwrap_or(8) as u8);
+                out.push(width as u8);
                 p.write_le(out);
             }
+            // A window: its IDs, as an array of them would be written.
+            (None, None) => put_list(set, out),
         },
-        Repr::Single(_) | Repr::Empty => {
-            out.push(KIND_LIST);
-            put_activity(out, set.activity());
-            put_varint(out, set.len());
-            let ids = set.to_vec();
-            let width = ids.last().map_or(2, |&id| width_for(id));
-            out.push(width as u8);
-            for id in ids {
-                out.extend_from_slice(&id.to_le_bytes()[..width]);
-            }
-        }
+        Repr::Single(_) | Repr::Empty => put_list(set, out),
+    }
+}
+
+/// Writes `set` as a sorted list of IDs at the narrowest width.
+fn put_list(set: &LikeSet, out: &mut Vec<u8>) {
+    out.push(KIND_LIST);
+    put_activity(out, set.activity());
+    put_varint(out, set.len());
+    let ids = set.to_vec();
+    let width = ids.last().map_or(2, |&id| width_for(id));
+    out.push(width as u8);
+    for id in ids {
+        out.extend_from_slice(&id.to_le_bytes()[..width]);
     }
 }
 

@@ -1,20 +1,25 @@
 //! The `packed` encoding: a small set in one allocation, a header and the
 //! sorted user IDs either as an array at the narrowest width that fits the
-//! largest (2, 4 or 8 bytes, in the spirit of Redis's intset) or, when that
+//! largest (2, 4 or 8 bytes, in the spirit of Redis's intset), or, when that
 //! is smaller, as one Elias-Fano coded run (`ef_run`: about 2 + log2(range / n)
-//! bits per ID) of at most one `elias-fano` block's size (768 bytes, 2048 IDs).
-//! `from_sorted` picks the smaller. The block takes its allocator
-//! size class whole (what the allocator gives it anyway), so a small set pays
-//! no spare capacity and a write reallocates only when it crosses a class.
+//! bits per ID) of at most one `elias-fano` block's size (768 bytes, 2048 IDs),
+//! or as a window: the first ID and one header bit for each of the next
+//! `WINDOW_SPAN` IDs (a tiny dense set, such as 0..9, in a 16-byte block
+//! where an array or a code takes 32). `from_sorted` picks the smallest. The
+//! block takes its allocator size class whole (what the allocator gives it
+//! anyway), so a small set pays no spare capacity and a write reallocates
+//! only when it crosses a class.
 //!
 //! The header is one word, as small as an intset's (8 bytes), whenever the
 //! set's recent activity fits in it: no likes in the last hour, or likes in
 //! one 10-second stripe (at most 511 of them). Otherwise a second word holds
 //! the activity (`ActivityWord`: inline, or the rings it owns).
 //!
-//! Word 0: bit 0 compact, bits 1-2 body kind (array of 2, 4 or 8-byte IDs, or
-//! coded), bits 3-25 the array's length or the code's bytes; in a compact
-//! header also bits 26-34 the activity count and bits 35-63 its stripe.
+//! Word 0: bit 0 compact, bits 1-3 body kind (array of 2, 4 or 8-byte IDs,
+//! coded, or window), bits 4-25 the array's length, the code's bytes or the
+//! window's bits; in a compact header also bits 26-34 the activity count and
+//! bits 35-63 its stripe. This layout lives only in memory: a payload holds
+//! the IDs (`codec`), whatever body held them.
 
 use std::alloc::{self, Layout};
 use std::ops::ControlFlow;
@@ -27,12 +32,20 @@ use super::{allocated, Encoding, Form, Stored, StoredForm};
 
 const COMPACT: u64 = 1;
 const KIND_SHIFT: u32 = 1;
-const KIND_MASK: u64 = 3 << KIND_SHIFT;
+const KIND_MASK: u64 = 7 << KIND_SHIFT;
 /// Body kind of a coded block (0, 1, 2: arrays of 2, 4, 8-byte IDs).
 const KIND_CODED: u64 = 3;
-const LEN_SHIFT: u32 = 3;
+/// Body kind of a window: the first ID (the body, one word) and, in the
+/// length field, bit i set when `first + 1 + i` is in the set.
+const KIND_WINDOW: u64 = 4;
+const LEN_SHIFT: u32 = 4;
+const LEN_BITS: u32 = 22;
 /// Most IDs in an array, or bytes in a code (far above any `like.packed-max`).
-pub const LEN_MAX: usize = (1 << 23) - 1;
+pub const LEN_MAX: usize = (1 << LEN_BITS) - 1;
+/// IDs after the first that a window holds (one length-field bit each).
+const WINDOW_SPAN: u64 = LEN_BITS as u64;
+/// Body bytes of a window: its first ID.
+const WINDOW_BYTES: usize = 8;
 const COUNT_SHIFT: u32 = 26;
 const COUNT_MAX: u32 = (1 << 9) - 1;
 const STRIPE_SHIFT: u32 = 35;
@@ -50,6 +63,11 @@ pub enum View<'a> {
     W4(&'a [u32]),
     W8(&'a [u64]),
     Coded(Run<'a>),
+    /// `first`, and `first + 1 + i` for each bit i set in `rest`.
+    Window {
+        first: u64,
+        rest: u32,
+    },
 }
 
 impl View<'_> {
@@ -59,6 +77,7 @@ impl View<'_> {
             View::W4(s) => s.len(),
             View::W8(s) => s.len(),
             View::Coded(r) => r.len(),
+            View::Window { rest, .. } => 1 + rest.count_ones() as usize,
         }
     }
 
@@ -68,13 +87,14 @@ impl View<'_> {
             View::W2(s) => u16::try_from(id).map_or(Err(s.len()), |v| s.binary_search(&v)),
             View::W4(s) => u32::try_from(id).map_or(Err(s.len()), |v| s.binary_search(&v)),
             View::W8(s) => s.binary_search(&id),
-            View::Coded(_) => Err(0),
+            View::Coded(_) | View::Window { .. } => Err(0),
         }
     }
 
     pub fn contains(&self, id: u64) -> bool {
-        match self {
+        match *self {
             View::Coded(r) => r.contains(id),
+            View::Window { first, rest } => window_mask(first, rest, id) & 1 != 0,
             array => array.search(id).is_ok(),
         }
     }
@@ -98,6 +118,16 @@ impl View<'_> {
             View::W4(s) => from_array(s, start, f),
             View::W8(s) => from_array(s, start, f),
             View::Coded(r) => r.for_each(|id| id < from || f(id).is_continue()),
+            View::Window { first, rest } => {
+                let (first, mut mask) = (*first, u64::from(*rest) << 1 | 1);
+                while mask != 0 {
+                    let id = first + u64::from(mask.trailing_zeros());
+                    mask &= mask - 1;
+                    if id >= from && f(id).is_break() {
+                        return;
+                    }
+                }
+            }
         }
     }
 
@@ -122,22 +152,37 @@ pub fn width_for(id: u64) -> usize {
     }
 }
 
-/// Bytes of the body: an array of `len` IDs up to `max`, or the code of `len`
-/// IDs from `first` to `max` when that is smaller. `Some(code bytes)` when coded.
-fn body_for(len: usize, first: u64, max: u64) -> (usize, Option<usize>) {
-    let array = width_for(max) * len;
+/// A packed block's body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Body {
+    /// An array of IDs of this many bytes each.
+    Array(usize),
+    /// An Elias-Fano code of this many bytes.
+    Coded(usize),
+    /// A window (`KIND_WINDOW`).
+    Window,
+}
+
+/// The smallest body of `len` IDs from `first` to `max` (an array on a
+/// tie: its writes are the simplest), and its bytes.
+fn body_for(len: usize, first: u64, max: u64) -> (Body, usize) {
+    let width = width_for(max);
+    let mut best = (Body::Array(width), width * len);
+    if len >= 2 && max - first <= WINDOW_SPAN && WINDOW_BYTES < best.1 {
+        best = (Body::Window, WINDOW_BYTES);
+    }
     // A code is one `elias-fano` block at most (768 bytes): a write rewrites it whole.
     if len >= 2 && block_fits(len as u64, first, max) {
         let coded = ef_run::encoded_len_of(len as u64, first, max);
-        if coded < array {
-            return (coded, Some(coded));
+        if coded < best.1 {
+            best = (Body::Coded(coded), coded);
         }
     }
-    (array, None)
+    best
 }
 
 /// Whether a block of `code`'s IDs is coded, as `from_sorted` would make it
-/// (else it is rebuilt: an array is smaller, or the code outgrew one block).
+/// (else it is rebuilt: another body is smaller, or the code outgrew one block).
 fn coded_body(code: &[u8]) -> bool {
     let run = Run::trusted(code);
     stays_coded(run.len(), run.first(), run.last(), code.len())
@@ -146,7 +191,17 @@ fn coded_body(code: &[u8]) -> bool {
 /// Whether `n` IDs from `first` to `last` coded in `len` bytes make the body
 /// `from_sorted` would make of them.
 fn stays_coded(n: usize, first: u64, last: u64, len: usize) -> bool {
-    body_for(n, first, last).1 == Some(len)
+    body_for(n, first, last).0 == Body::Coded(len)
+}
+
+/// The window from `first` holding `rest` as a mask of its IDs from `id`
+/// on (bit 0: `id`); 0 when `id` is below the window.
+fn window_mask(first: u64, rest: u32, id: u64) -> u64 {
+    let mask = u64::from(rest) << 1 | 1;
+    match id.checked_sub(first) {
+        Some(off) if off <= WINDOW_SPAN => mask >> off,
+        _ => 0,
+    }
 }
 
 /// The activity as compact header bits, when it fits them.
@@ -170,10 +225,10 @@ fn header_bytes(compact: bool) -> usize {
 
 /// Body bytes of a block of `kind` whose length field is `len`.
 fn body_bytes(kind: u64, len: usize) -> usize {
-    if kind == KIND_CODED {
-        len
-    } else {
-        len << (kind + 1)
+    match kind {
+        KIND_CODED => len,
+        KIND_WINDOW => WINDOW_BYTES,
+        _ => len << (kind + 1),
     }
 }
 
@@ -207,21 +262,26 @@ impl Packed {
     /// Heap bytes of a packed set of `len` IDs from `first` to `max` (with a
     /// one-word header, as most sets have).
     pub fn bytes_for(len: usize, first: u64, max: u64) -> usize {
-        allocated(WORD + body_for(len, first, max).0)
+        allocated(WORD + body_for(len, first, max).1)
     }
 
     /// Builds a block from strictly ascending IDs (the caller guarantees
-    /// order), as an array or coded, whichever is smaller.
+    /// order), with the smallest body.
     pub fn from_sorted(ids: &[u64], activity: Activity) -> Packed {
         let (first, max) = (ids.first().copied().unwrap_or(0), ids.last().copied().unwrap_or(0));
-        match body_for(ids.len(), first, max).1 {
-            Some(bytes) => {
+        match body_for(ids.len(), first, max).0 {
+            Body::Coded(bytes) => {
                 let mut code = Vec::with_capacity(bytes);
                 ef_run::encode(ids, &mut code);
                 Packed::from_code(&code, activity)
             }
-            None => {
-                let width = width_for(max);
+            Body::Window => {
+                let rest = ids[1..].iter().fold(0, |rest, &id| rest | 1 << (id - first - 1));
+                let mut p = Packed::alloc(KIND_WINDOW, rest, activity);
+                p.body_mut().copy_from_slice(&first.to_ne_bytes());
+                p
+            }
+            Body::Array(width) => {
                 let mut p =
                     Packed::alloc(u64::from(width.trailing_zeros() - 1), ids.len(), activity);
                 for (i, &id) in ids.iter().enumerate() {
@@ -311,15 +371,15 @@ impl Packed {
     }
 
     pub fn len(&self) -> usize {
-        match self.code() {
-            Some(code) => Run::trusted(code).len(),
-            None => self.len_field(),
+        match self.kind() {
+            KIND_CODED | KIND_WINDOW => self.view().len(),
+            _ => self.len_field(),
         }
     }
 
-    /// Bytes per ID of an array (None when coded).
+    /// Bytes per ID of an array (None when coded or a window).
     pub fn width(&self) -> Option<usize> {
-        (self.kind() != KIND_CODED).then(|| 2 << self.kind())
+        (self.kind() < KIND_CODED).then(|| 2 << self.kind())
     }
 
     fn body(&self) -> &[u8] {
@@ -345,13 +405,15 @@ impl Packed {
         let body = self.body();
         let (data, len) = (body.as_ptr(), self.len_field());
         // SAFETY: an array block's body holds `len` initialised elements of
-        // its width, 8-aligned (the header is one or two words).
+        // its width, a window's its first ID; 8-aligned (the header is one
+        // or two words).
         unsafe {
             match self.kind() {
                 0 => View::W2(std::slice::from_raw_parts(data as *const u16, len)),
                 1 => View::W4(std::slice::from_raw_parts(data as *const u32, len)),
                 2 => View::W8(std::slice::from_raw_parts(data as *const u64, len)),
-                _ => View::Coded(Run::trusted(body)),
+                KIND_CODED => View::Coded(Run::trusted(body)),
+                _ => View::Window { first: (data as *const u64).read(), rest: len as u32 },
             }
         }
     }
@@ -419,9 +481,15 @@ impl Packed {
 
     /// Inserts `id`; false if already present.
     pub fn insert(&mut self, id: u64) -> bool {
-        if self.kind() == KIND_CODED {
-            let edit = ef_run::plan_insert(self.body(), id);
-            return self.edit_code(id, false, edit);
+        match self.view() {
+            View::Coded(_) => {
+                let edit = ef_run::plan_insert(self.body(), id);
+                return self.edit_code(id, false, edit);
+            }
+            View::Window { first, rest } => {
+                return window_mask(first, rest, id) & 1 == 0 && self.toggle_in_window(id);
+            }
+            _ => {}
         }
         match self.view().search(id) {
             Ok(_) => false,
@@ -431,9 +499,15 @@ impl Packed {
 
     /// Removes `id`; false if absent.
     pub fn remove(&mut self, id: u64) -> bool {
-        if self.kind() == KIND_CODED {
-            let edit = ef_run::plan_remove(self.body(), id);
-            return self.edit_code(id, true, edit);
+        match self.view() {
+            View::Coded(_) => {
+                let edit = ef_run::plan_remove(self.body(), id);
+                return self.edit_code(id, true, edit);
+            }
+            View::Window { first, rest } => {
+                return window_mask(first, rest, id) & 1 != 0 && !self.toggle_in_window(id);
+            }
+            _ => {}
         }
         match self.view().search(id) {
             Ok(pos) => {
@@ -446,10 +520,14 @@ impl Packed {
 
     /// Removes `id` if there, else inserts it (one search); true if inserted.
     pub fn toggle(&mut self, id: u64) -> bool {
-        if self.kind() == KIND_CODED {
-            let (present, edit) = ef_run::plan_toggle(self.body(), id);
-            self.edit_code(id, present, edit);
-            return !present;
+        match self.view() {
+            View::Coded(_) => {
+                let (present, edit) = ef_run::plan_toggle(self.body(), id);
+                self.edit_code(id, present, edit);
+                return !present;
+            }
+            View::Window { .. } => return self.toggle_in_window(id),
+            _ => {}
         }
         match self.view().search(id) {
             Ok(pos) => {
@@ -477,16 +555,24 @@ impl Packed {
                 self.set_code(out);
                 true
             }
-            _ => self.rebuild(|ids| {
-                match ids.binary_search(&id) {
-                    Ok(at) => {
-                        ids.remove(at);
-                    }
-                    Err(at) => ids.insert(at, id),
-                }
+            _ => {
+                self.rebuild_toggled(id);
                 true
-            }),
+            }
         })
+    }
+
+    /// Rebuilds the block with `id` removed if there, else inserted.
+    fn rebuild_toggled(&mut self, id: u64) {
+        self.rebuild(|ids| {
+            match ids.binary_search(&id) {
+                Ok(at) => {
+                    ids.remove(at);
+                }
+                Err(at) => ids.insert(at, id),
+            }
+            true
+        });
     }
 
     /// Applies `shift`, planned on the coded body, in place when the new
@@ -509,6 +595,34 @@ impl Packed {
             self.resize(shift.len);
         }
         true
+    }
+
+    /// Removes `id` from a window if there, else inserts it; true if
+    /// inserted. In place while the IDs fit a window (the first one moves
+    /// with the lowest ID), else the block rebuilt.
+    fn toggle_in_window(&mut self, id: u64) -> bool {
+        let View::Window { first, rest } = self.view() else { return false };
+        let mask = u64::from(rest) << 1 | 1;
+        // The IDs with `id` toggled, as a mask from the lower of `first` and
+        // `id`; 0 when they surely do not fit a window (`id` further away).
+        let (base, mask) = match id.checked_sub(first) {
+            Some(off) if off < 64 => (first, mask ^ 1 << off),
+            Some(_) => (first, 0),
+            None if first - id <= WINDOW_SPAN => (id, mask << (first - id) | 1),
+            None => (id, 0),
+        };
+        let inserting = window_mask(first, rest, id) & 1 == 0;
+        let fits = mask != 0 && (mask >> mask.trailing_zeros()) >> (WINDOW_SPAN + 1) == 0;
+        if !fits {
+            self.rebuild_toggled(id);
+            return inserting;
+        }
+        let shift = mask.trailing_zeros();
+        let (first, rest) = (base + u64::from(shift), mask >> shift >> 1);
+        let word = self.word();
+        self.set_word(word & !LEN_MASK | rest << LEN_SHIFT);
+        self.body_mut().copy_from_slice(&first.to_ne_bytes());
+        inserting
     }
 
     /// Inserts `id` at index `pos` of the array (where it sorts, absent).
@@ -673,11 +787,12 @@ mod tests {
         /// stays an array until the policy re-forms the set).
         #[test]
         fn writes_keep_the_code_from_sorted_would_make(
-            span in prop_oneof![Just(300u64), Just(5_000), Just(1 << 20), Just(1 << 40)],
+            span in prop_oneof![Just(25u64), Just(300), Just(5_000), Just(1 << 20), Just(1 << 40)],
+            base in prop_oneof![Just(0u64), Just(1 << 33), Just(super::super::MAX_ID - (1 << 41))],
             start in prop::collection::btree_set(0u64..5_000, 1..300),
             ops in prop::collection::vec((0u8..3, any::<u64>()), 1..200),
         ) {
-            let mut model: BTreeSet<u64> = start.iter().map(|&x| x * span / 5_000).collect();
+            let mut model: BTreeSet<u64> = start.iter().map(|&x| base + x * span / 5_000).collect();
             let ids: Vec<u64> = model.iter().copied().collect();
             let mut p = Packed::from_sorted(&ids, Activity::default());
             for (op, r) in ops {
@@ -685,7 +800,7 @@ mod tests {
                 let id = if r % 2 == 0 {
                     *model.iter().nth((r / 2) as usize % model.len()).unwrap_or(&0)
                 } else {
-                    (r >> 1) % (span + 2)
+                    base + (r >> 1) % (span + 2)
                 };
                 if model.len() == 1 && model.contains(&id) {
                     continue;
@@ -700,10 +815,23 @@ mod tests {
                 }
                 let ids: Vec<u64> = model.iter().copied().collect();
                 prop_assert_eq!(p.view().to_vec(), ids.clone());
+                prop_assert_eq!(p.len(), ids.len());
+                prop_assert!(ids.iter().all(|&id| p.view().contains(id)));
+                let want = Packed::from_sorted(&ids, Activity::default());
                 if p.kind() == KIND_CODED {
-                    let want = Packed::from_sorted(&ids, Activity::default());
                     prop_assert_eq!((p.kind(), p.body()), (want.kind(), want.body()));
                     prop_assert_eq!(p.heap_bytes(), want.heap_bytes());
+                }
+                // A window holds IDs within its span, in no more bytes than
+                // from_sorted's block (an array of the same class for a few IDs).
+                if p.kind() == KIND_WINDOW {
+                    prop_assert!(ids.len() == 1 || ids[ids.len() - 1] - ids[0] <= WINDOW_SPAN);
+                    prop_assert!(p.heap_bytes() <= want.heap_bytes());
+                }
+                if want.kind() == KIND_WINDOW && p.kind() != KIND_WINDOW {
+                    // An array that came to fit a window stays one until the
+                    // policy re-forms the set.
+                    prop_assert!(p.width().is_some());
                 }
             }
         }
@@ -759,8 +887,8 @@ mod tests {
 
     #[test]
     fn the_smaller_body_wins_and_follows_the_writes() {
-        // Dense: 10 IDs take 14 code bytes against a 20-byte array.
-        let dense: Vec<u64> = (100..110).collect();
+        // 10 IDs 3 apart take 15 code bytes against a 20-byte array.
+        let dense: Vec<u64> = (100..130).step_by(3).collect();
         let mut p = Packed::from_sorted(&dense, Activity::default());
         assert!(p.code().is_some());
         assert_eq!(p.heap_bytes(), allocated(8 + ef_run::encoded_len(&dense)));
@@ -792,10 +920,50 @@ mod tests {
                 ControlFlow::Continue(())
             }
         });
-        assert_eq!(got, vec![104, 106, 107]);
+        let want: Vec<u64> = model.iter().copied().filter(|&id| id >= 104).take(3).collect();
+        assert_eq!(got, want);
         // Two spread IDs: an array is smaller.
         let q = Packed::from_sorted(&[7, 1 << 20], Activity::default());
         assert_eq!((q.code(), q.width()), (None, Some(4)));
+    }
+
+    #[test]
+    fn a_tiny_dense_set_is_a_window_of_one_word() {
+        // 0..9: a 16-byte block, where a 2-byte array or a code takes 32.
+        let ids: Vec<u64> = (0..10).collect();
+        let mut p = Packed::from_sorted(&ids, Activity::default());
+        assert_eq!((p.kind(), p.heap_bytes(), p.len()), (KIND_WINDOW, 16, 10));
+        assert_eq!(p.view().to_vec(), ids);
+        assert!(!p.insert(9) && !p.remove(10) && !p.contains(23));
+        // The first ID moves both ways; the window holds 23 IDs.
+        assert!(p.insert(22));
+        assert!(p.remove(0) && p.remove(1));
+        assert_eq!(p.view().to_vec(), [2, 3, 4, 5, 6, 7, 8, 9, 22]);
+        assert!(p.insert(24) && p.insert(0));
+        assert_eq!(p.kind(), KIND_CODED, "0..24 no longer fits a window");
+        assert!(p.remove(0));
+        assert!(p.remove(24) && p.insert(1));
+        assert_eq!(p.view().to_vec(), [1, 2, 3, 4, 5, 6, 7, 8, 9, 22]);
+        // Built again from the IDs, it is a window once more.
+        let mut w = Packed::from_sorted(&p.view().to_vec(), Activity::default());
+        assert_eq!(w.kind(), KIND_WINDOW);
+        assert!(!w.toggle(1) && w.toggle(0));
+        assert_eq!(w.view().to_vec(), [0, 2, 3, 4, 5, 6, 7, 8, 9, 22]);
+        // Far below or above: rebuilt.
+        assert!(w.insert(1 << 40));
+        assert_eq!(w.view().to_vec(), [0, 2, 3, 4, 5, 6, 7, 8, 9, 22, 1 << 40]);
+        // Emptied down to nothing, in place.
+        let top = super::super::MAX_ID;
+        let mut e = Packed::from_sorted(&[top - 22, top - 3, top], Activity::default());
+        assert_eq!(e.kind(), KIND_WINDOW);
+        assert!(e.remove(top - 22) && e.remove(top));
+        assert_eq!((e.kind(), e.view().to_vec()), (KIND_WINDOW, vec![top - 3]));
+        assert!(e.remove(top - 3));
+        assert_eq!(e.len(), 0);
+        // The activity stays in the one header word.
+        let recent = Activity::Inline { stripe: 180_000_000, count: 10 };
+        let a = Packed::from_sorted(&ids, recent.clone());
+        assert_eq!((a.heap_bytes(), a.activity().to_owned()), (16, recent));
     }
 
     #[test]

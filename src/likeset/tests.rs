@@ -223,6 +223,49 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Small sets of nearby IDs (packed windows: the first ID moving both
+    /// ways, in and out of the window, emptied) at low, 40-bit and top IDs,
+    /// against the model; loaded in ascending order too, and round-tripped.
+    #[test]
+    fn tiny_dense_sets_behave_like_a_btreeset(
+        base in prop_oneof![Just(0u64), Just(1_000_000), Just(1 << 40), Just(MAX_ID - 40)],
+        ops in prop::collection::vec((0u8..3, 0u64..41), 0..200),
+    ) {
+        let policy = Policy::default();
+        let mut s = LikeSet::new();
+        let mut model = BTreeSet::new();
+        for (op, off) in ops {
+            let id = base + off;
+            match op {
+                0 => prop_assert_eq!(s.insert(id, Some(NOW), &policy), model.insert(id)),
+                1 => prop_assert_eq!(s.remove(id, &policy), model.remove(&id)),
+                _ => {
+                    let added = !model.remove(&id) && model.insert(id);
+                    prop_assert_eq!(s.toggle(id, None, &policy), added);
+                }
+            }
+            prop_assert_eq!(s.len(), model.len() as u64);
+            for probe in [id, id.saturating_sub(23), id + 1, base, base + 40] {
+                prop_assert_eq!(s.contains(probe), model.contains(&probe));
+            }
+        }
+        check(&s, &model);
+        let ids: Vec<u64> = model.iter().copied().collect();
+        if !ids.is_empty() {
+            check(&round_trip(&s, &policy), &model);
+            let loaded = LikeSet::from_sorted(&ids, Activity::default(), &policy);
+            check(&loaded, &model);
+            // Five IDs or more within 23 take one 16-byte block.
+            if ids.len() >= 5 && ids[ids.len() - 1] - ids[0] <= 22 {
+                prop_assert_eq!(loaded.heap_bytes(), 16);
+            }
+        }
+    }
+}
+
 #[test]
 fn allocated_follows_jemalloc_size_classes() {
     let classes = [(0, 0), (1, 8), (8, 8), (9, 16), (17, 32), (128, 128), (129, 160), (160, 160)];
