@@ -962,8 +962,21 @@ mod tests {
         assert_eq!(e.len(), 0);
         // The activity stays in the one header word.
         let recent = Activity::Inline { stripe: 180_000_000, count: 10 };
-        let a = Packed::from_sorted(&ids, recent.clone());
+        let mut a = Packed::from_sorted(&ids, recent.clone());
         assert_eq!((a.heap_bytes(), a.activity().to_owned()), (16, recent));
+        // Rings move the window behind a two-word header, and back.
+        let mut rings = Activity::default();
+        rings.record(1_000_000_000, 1);
+        rings.record(1_000_030_000, 1);
+        a.put_activity(rings.clone());
+        let ring_bytes = allocated(std::mem::size_of::<super::super::activity::Rings>());
+        assert_eq!((a.kind(), a.heap_bytes()), (KIND_WINDOW, allocated(24) + ring_bytes));
+        assert!(a.remove(0) && a.insert(20) && !a.insert(20));
+        let want: Vec<u64> = (1..10).chain([20]).collect();
+        assert_eq!((a.view().to_vec(), a.clone().view().to_vec()), (want.clone(), want.clone()));
+        assert_eq!(a.activity().to_owned(), rings);
+        a.put_activity(Activity::default());
+        assert_eq!((a.kind(), a.heap_bytes(), a.view().to_vec()), (KIND_WINDOW, 16, want));
     }
 
     #[test]
