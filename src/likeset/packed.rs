@@ -481,14 +481,12 @@ impl Packed {
 
     /// Inserts `id`; false if already present.
     pub fn insert(&mut self, id: u64) -> bool {
-        match self.view() {
-            View::Coded(_) => {
+        match self.kind() {
+            KIND_CODED => {
                 let edit = ef_run::plan_insert(self.body(), id);
                 return self.edit_code(id, false, edit);
             }
-            View::Window { first, rest } => {
-                return window_mask(first, rest, id) & 1 == 0 && self.toggle_in_window(id);
-            }
+            KIND_WINDOW => return !self.view().contains(id) && self.toggle_in_window(id),
             _ => {}
         }
         match self.view().search(id) {
@@ -499,14 +497,12 @@ impl Packed {
 
     /// Removes `id`; false if absent.
     pub fn remove(&mut self, id: u64) -> bool {
-        match self.view() {
-            View::Coded(_) => {
+        match self.kind() {
+            KIND_CODED => {
                 let edit = ef_run::plan_remove(self.body(), id);
                 return self.edit_code(id, true, edit);
             }
-            View::Window { first, rest } => {
-                return window_mask(first, rest, id) & 1 != 0 && !self.toggle_in_window(id);
-            }
+            KIND_WINDOW => return self.view().contains(id) && !self.toggle_in_window(id),
             _ => {}
         }
         match self.view().search(id) {
@@ -520,13 +516,13 @@ impl Packed {
 
     /// Removes `id` if there, else inserts it (one search); true if inserted.
     pub fn toggle(&mut self, id: u64) -> bool {
-        match self.view() {
-            View::Coded(_) => {
+        match self.kind() {
+            KIND_CODED => {
                 let (present, edit) = ef_run::plan_toggle(self.body(), id);
                 self.edit_code(id, present, edit);
                 return !present;
             }
-            View::Window { .. } => return self.toggle_in_window(id),
+            KIND_WINDOW => return self.toggle_in_window(id),
             _ => {}
         }
         match self.view().search(id) {
