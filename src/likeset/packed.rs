@@ -119,7 +119,7 @@ impl View<'_> {
             View::W8(s) => from_array(s, start, f),
             View::Coded(r) => r.for_each(|id| id < from || f(id).is_continue()),
             View::Window { first, rest } => {
-                let (first, mut mask) = (*first, u64::from(*rest) << 1 | 1);
+                let (first, mut mask) = (*first, window_ids(*rest));
                 while mask != 0 {
                     let id = first + u64::from(mask.trailing_zeros());
                     mask &= mask - 1;
@@ -194,12 +194,16 @@ fn stays_coded(n: usize, first: u64, last: u64, len: usize) -> bool {
     body_for(n, first, last).0 == Body::Coded(len)
 }
 
+/// A window's IDs as a mask from its first ID (bit 0, always set).
+fn window_ids(rest: u32) -> u64 {
+    u64::from(rest) << 1 | 1
+}
+
 /// The window from `first` holding `rest` as a mask of its IDs from `id`
 /// on (bit 0: `id`); 0 when `id` is below the window.
 fn window_mask(first: u64, rest: u32, id: u64) -> u64 {
-    let mask = u64::from(rest) << 1 | 1;
     match id.checked_sub(first) {
-        Some(off) if off <= WINDOW_SPAN => mask >> off,
+        Some(off) if off <= WINDOW_SPAN => window_ids(rest) >> off,
         _ => 0,
     }
 }
@@ -277,8 +281,8 @@ impl Packed {
             }
             Body::Window => {
                 let rest = ids[1..].iter().fold(0, |rest, &id| rest | 1 << (id - first - 1));
-                let mut p = Packed::alloc(KIND_WINDOW, rest, activity);
-                p.body_mut().copy_from_slice(&first.to_ne_bytes());
+                let mut p = Packed::alloc(KIND_WINDOW, 0, activity);
+                p.set_window(first, rest);
                 p
             }
             Body::Array(width) => {
@@ -598,7 +602,7 @@ impl Packed {
     /// with the lowest ID), else the block rebuilt.
     fn toggle_in_window(&mut self, id: u64) -> bool {
         let View::Window { first, rest } = self.view() else { return false };
-        let mask = u64::from(rest) << 1 | 1;
+        let mask = window_ids(rest);
         // The IDs with `id` toggled, as a mask from the lower of `first` and
         // `id`; 0 when they surely do not fit a window (`id` further away).
         let (base, mask) = match id.checked_sub(first) {
@@ -614,11 +618,17 @@ impl Packed {
             return inserting;
         }
         let shift = mask.trailing_zeros();
-        let (first, rest) = (base + u64::from(shift), mask >> shift >> 1);
+        self.set_window(base + u64::from(shift), mask >> shift >> 1);
+        inserting
+    }
+
+    /// Makes a window block hold `first` and the IDs after it in `rest`
+    /// (bit i: `first + 1 + i`; under 2^WINDOW_SPAN).
+    fn set_window(&mut self, first: u64, rest: u64) {
+        debug_assert!(self.kind() == KIND_WINDOW && rest >> WINDOW_SPAN == 0);
         let word = self.word();
         self.set_word(word & !LEN_MASK | rest << LEN_SHIFT);
         self.body_mut().copy_from_slice(&first.to_ne_bytes());
-        inserting
     }
 
     /// Inserts `id` at index `pos` of the array (where it sorts, absent).
