@@ -78,13 +78,13 @@ pub fn encode(set: &LikeSet, out: &mut Vec<u8>) {
                 let _ = bm.serialize_into(&mut *out);
             }
         }
-        Repr::Packed(p) => match (p.code(), p.width()) {
-            (Some(code), _) => {
+        Repr::Packed(p) => match (p.run(), p.width()) {
+            (Some(run), _) => {
                 out.push(KIND_ELIAS_FANO);
                 put_activity(out, set.activity());
                 put_varint(out, p.len() as u64);
                 put_varint(out, 1);
-                out.extend_from_slice(code);
+                run.write_code(out);
             }
             (None, Some(width)) => {
                 out.push(KIND_LIST);

@@ -74,15 +74,20 @@ fn high_bits_len(m: u64, max_offset: u64, l: u32) -> u64 {
     }
 }
 
+/// Appends the header of a run of `n` IDs.
+fn push_header(out: &mut Vec<u8>, n: usize, l: u32, first: u64) {
+    out.extend_from_slice(&(n as u16).to_le_bytes());
+    out.push(l as u8);
+    out.extend_from_slice(&first.to_le_bytes());
+}
+
 /// Appends the header of a run of `n` IDs and a zeroed body of `body_bits`
 /// bits, reserving exactly that (so that a boxed slice of a fresh code needs
 /// no shrink); where the body starts.
 fn put_header(out: &mut Vec<u8>, n: usize, l: u32, first: u64, body_bits: u64) -> usize {
     let body_len = body_bits.div_ceil(8) as usize;
     out.reserve_exact(HEADER + body_len);
-    out.extend_from_slice(&(n as u16).to_le_bytes());
-    out.push(l as u8);
-    out.extend_from_slice(&first.to_le_bytes());
+    push_header(out, n, l, first);
     let start = out.len();
     out.resize(start + body_len, 0);
     start
@@ -195,7 +200,7 @@ fn low_mask(l: u32) -> u64 {
 /// than `rank` set bits: the bytes' running counts in one multiply find its
 /// byte (Vigna's broadword select), then at most 7 steps in the byte.
 #[inline]
-fn select64(x: u64, rank: u32) -> u32 {
+pub(super) fn select64(x: u64, rank: u32) -> u32 {
     debug_assert!(x.count_ones() > rank);
     const ONES: u64 = 0x0101_0101_0101_0101;
     const TOPS: u64 = 0x8080_8080_8080_8080;
@@ -352,12 +357,36 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// A run this module coded, from its header's fields and its body (a
+    /// `packed` short code keeps the header in its own).
+    pub fn from_parts(n: usize, l: u32, first: u64, body: &'a [u8]) -> Run<'a> {
+        debug_assert!(n >= 1 && l <= 62);
+        Run { n: n.max(1), l: l.min(62), first, body }
+    }
+
     pub fn len(&self) -> usize {
         self.n
     }
 
     pub fn first(&self) -> u64 {
         self.first
+    }
+
+    /// Low bits per offset.
+    pub fn low_width(&self) -> u32 {
+        self.l
+    }
+
+    /// The bits after the header.
+    pub fn body(&self) -> &'a [u8] {
+        self.body
+    }
+
+    /// Appends the run's code, header and body, as `encode` writes it.
+    pub fn write_code(&self, out: &mut Vec<u8>) {
+        out.reserve(HEADER + self.body.len());
+        push_header(out, self.n, self.l, self.first);
+        out.extend_from_slice(self.body);
     }
 
     fn bit(&self, bit: u64) -> bool {

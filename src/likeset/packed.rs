@@ -46,6 +46,22 @@ pub const LEN_MAX: usize = (1 << LEN_BITS) - 1;
 const WINDOW_SPAN: u64 = LEN_BITS as u64;
 /// Body bytes of a window: its first ID.
 const WINDOW_BYTES: usize = 8;
+/// Body kind of a short code: a coded run of at most `SHORT_MAX` IDs whose
+/// run header lives in the length field (n - 1 in bits 0-5, the low-bit
+/// width in bits 6-11, the first ID's top 7 bits in 12-18), so that the body
+/// is the first ID's low 56 bits (7 bytes) and the run's bits. 4 bytes less
+/// than the coded body: a Snowflake-ID set of 10 takes an 80-byte block, the
+/// SET's intset size minus the module value's 16, where the coded one takes 96.
+const KIND_SHORT: u64 = 5;
+/// Most IDs in a short code: a write rebuilds it (a few hundred instructions).
+const SHORT_MAX: usize = 64;
+const SHORT_N_BITS: u32 = 6;
+const SHORT_L_SHIFT: u32 = 6;
+const SHORT_TOP_SHIFT: u32 = 12;
+/// The first ID's bytes in a short code's body (its top bits are in the header).
+const SHORT_FIRST_BYTES: usize = 7;
+/// Bytes a short code saves on the coded body of the same run.
+const SHORT_SAVES: usize = ef_run::HEADER - SHORT_FIRST_BYTES;
 const COUNT_SHIFT: u32 = 26;
 const COUNT_MAX: u32 = (1 << 9) - 1;
 const STRIPE_SHIFT: u32 = 35;
@@ -161,6 +177,8 @@ enum Body {
     Coded(usize),
     /// A window (`KIND_WINDOW`).
     Window,
+    /// A short code (`KIND_SHORT`) of this many bytes.
+    Short(usize),
 }
 
 /// The smallest body of `len` IDs from `first` to `max` (an array on a
@@ -177,8 +195,18 @@ fn body_for(len: usize, first: u64, max: u64) -> (Body, usize) {
         if coded < best.1 {
             best = (Body::Coded(coded), coded);
         }
+        if best.0 == Body::Coded(coded) && short_shrinks(len, coded) {
+            best = (Body::Short(coded - SHORT_SAVES), coded - SHORT_SAVES);
+        }
     }
     best
+}
+
+/// Whether a code of `n` IDs in `code_len` bytes, coded as the smallest body,
+/// takes a smaller size class as a short code (a coded body keeps its
+/// in-place writes where the class is the same).
+fn short_shrinks(n: usize, code_len: usize) -> bool {
+    n <= SHORT_MAX && allocated(WORD + code_len - SHORT_SAVES) < allocated(WORD + code_len)
 }
 
 /// Whether a block of `code`'s IDs is coded, as `from_sorted` would make it
@@ -227,8 +255,10 @@ fn header_bytes(compact: bool) -> usize {
     }
 }
 
-/// Body bytes of a block of `kind` whose length field is `len`.
+/// Body bytes of a block of `kind` whose length field is `len` (not a short
+/// code: its length is in its bits, `Packed::body_len`).
 fn body_bytes(kind: u64, len: usize) -> usize {
+    debug_assert_ne!(kind, KIND_SHORT);
     match kind {
         KIND_CODED => len,
         KIND_WINDOW => WINDOW_BYTES,
@@ -247,19 +277,47 @@ unsafe impl Send for Packed {}
 // SAFETY: shared access only reads; every mutation takes `&mut self`.
 unsafe impl Sync for Packed {}
 
+/// Most body bytes: an array of LEN_MAX 8-byte IDs.
+const BODY_MAX: usize = LEN_MAX * 8;
+
 /// The block's layout: the header and body rounded up to the allocator's size
 /// class, which the block takes whole (the allocator would round it up all
 /// the same), so that a write that stays within the class reallocates
-/// nothing. The length field is at most LEN_MAX (the policy keeps arrays to
+/// nothing. The body is at most BODY_MAX (the policy keeps arrays to
 /// `like.packed-max` IDs, codes to one elias-fano block), far below
 /// isize::MAX: a failure here is a broken invariant, and writing the body
 /// into any other layout would corrupt memory.
-fn layout(header: usize, kind: u64, len: usize) -> Layout {
-    let size = allocated(header + body_bytes(kind, len.min(LEN_MAX)));
+fn layout(header: usize, body: usize) -> Layout {
+    let size = allocated(header + body.min(BODY_MAX));
     match Layout::from_size_align(size, ALIGN) {
-        Ok(layout) if len <= LEN_MAX => layout,
-        _ => panic!("packed block of kind {kind}, length {len} has no valid layout"),
+        Ok(layout) if body <= BODY_MAX => layout,
+        _ => panic!("packed block with a {body}-byte body has no valid layout"),
     }
+}
+
+/// A short code's length field: n - 1, the low-bit width, the first ID's top bits.
+fn short_field(run: &Run<'_>) -> usize {
+    let top = run.first() >> (8 * SHORT_FIRST_BYTES);
+    debug_assert!((2..=SHORT_MAX).contains(&run.len()) && top < 1 << 7);
+    (run.len() - 1)
+        | (run.low_width() as usize) << SHORT_L_SHIFT
+        | (top as usize) << SHORT_TOP_SHIFT
+}
+
+/// The IDs after a short code's first: (n - 1, low-bit width) from its length field.
+fn short_counts(len: usize) -> (u64, u64) {
+    let len = len as u64;
+    (len & ((1 << SHORT_N_BITS) - 1), (len >> SHORT_L_SHIFT) & 63)
+}
+
+/// The run a short code's body holds (`len`: its length field).
+fn short_run(body: &[u8], len: usize) -> Run<'_> {
+    let (m, l) = short_counts(len);
+    let mut low = [0u8; 8];
+    low[..SHORT_FIRST_BYTES].copy_from_slice(&body[..SHORT_FIRST_BYTES]);
+    let top = (len >> SHORT_TOP_SHIFT) as u64;
+    let first = top << (8 * SHORT_FIRST_BYTES) | u64::from_le_bytes(low);
+    Run::from_parts(m as usize + 1, l as u32, first, &body[SHORT_FIRST_BYTES..])
 }
 
 impl Packed {
@@ -274,20 +332,20 @@ impl Packed {
     pub fn from_sorted(ids: &[u64], activity: Activity) -> Packed {
         let (first, max) = (ids.first().copied().unwrap_or(0), ids.last().copied().unwrap_or(0));
         match body_for(ids.len(), first, max).0 {
-            Body::Coded(bytes) => {
-                let mut code = Vec::with_capacity(bytes);
-                ef_run::encode(ids, &mut code);
-                Packed::from_code(&code, activity)
-            }
+            Body::Coded(bytes) | Body::Short(bytes) => ef_run::with_scratch(|code| {
+                code.reserve(bytes + SHORT_SAVES);
+                ef_run::encode(ids, code);
+                Packed::from_code(code, activity)
+            }),
             Body::Window => {
                 let rest = ids[1..].iter().fold(0, |rest, &id| rest | 1 << (id - first - 1));
-                let mut p = Packed::alloc(KIND_WINDOW, 0, activity);
+                let mut p = Packed::alloc(KIND_WINDOW, 0, WINDOW_BYTES, activity);
                 p.set_window(first, rest);
                 p
             }
             Body::Array(width) => {
-                let mut p =
-                    Packed::alloc(u64::from(width.trailing_zeros() - 1), ids.len(), activity);
+                let kind = u64::from(width.trailing_zeros() - 1);
+                let mut p = Packed::alloc(kind, ids.len(), body_bytes(kind, ids.len()), activity);
                 for (i, &id) in ids.iter().enumerate() {
                     p.write(i, id);
                 }
@@ -304,24 +362,51 @@ impl Packed {
             && block_fits(run.len() as u64, run.first(), run.last())
     }
 
-    /// A coded block holding `code`, a validated coded run (`holds_code`).
+    /// A coded block holding `code`, a validated coded run (`holds_code`):
+    /// a short code when that takes a smaller size class.
     pub fn from_code(code: &[u8], activity: Activity) -> Packed {
-        let mut p = Packed::alloc(KIND_CODED, code.len(), activity);
-        p.body_mut().copy_from_slice(code);
+        let run = Run::trusted(code);
+        if short_shrinks(run.len(), code.len()) {
+            let first = run.first().to_le_bytes();
+            let parts = [&first[..SHORT_FIRST_BYTES], run.body()];
+            Packed::alloc_with(KIND_SHORT, short_field(&run), &parts, activity)
+        } else {
+            Packed::alloc_with(KIND_CODED, code.len(), &[code], activity)
+        }
+    }
+
+    /// A block of `kind` with length field `len` and a body of `parts`, in order.
+    fn alloc_with(kind: u64, len: usize, parts: &[&[u8]], activity: Activity) -> Packed {
+        let body_len = parts.iter().map(|p| p.len()).sum();
+        let p = Packed::alloc(kind, len, body_len, activity);
+        // SAFETY: `alloc` made room for `body_len` body bytes after the
+        // header, which the parts fill exactly, in order.
+        unsafe {
+            let mut at = (p.ptr.as_ptr() as *mut u8).add(p.header());
+            for part in parts {
+                std::ptr::copy_nonoverlapping(part.as_ptr(), at, part.len());
+                at = at.add(part.len());
+            }
+        }
         p
     }
 
     /// A block of `kind` with length field `len` and an uninitialised body
-    /// (the caller writes it all).
-    fn alloc(kind: u64, len: usize, activity: Activity) -> Packed {
+    /// of `body_len` bytes (the caller writes it all); the rest of the size
+    /// class is zeroed (a short code's length is found by reading up to
+    /// its last bit, a word at a time).
+    fn alloc(kind: u64, len: usize, body_len: usize, activity: Activity) -> Packed {
+        assert!(len <= LEN_MAX, "packed length field {len} over {LEN_MAX}");
         let compact = compact_bits(&activity);
-        let lay = layout(header_bytes(compact.is_some()), kind, len);
+        let header = header_bytes(compact.is_some());
+        let lay = layout(header, body_len);
         // SAFETY: the layout has non-zero size (it includes the header).
         let raw = unsafe { alloc::alloc(lay) } as *mut u64;
         let Some(ptr) = NonNull::new(raw) else { alloc::handle_alloc_error(lay) };
         let shape = kind << KIND_SHIFT | (len as u64) << LEN_SHIFT;
         // SAFETY: freshly allocated, 8-aligned, with room for the header
-        // words written (two when not compact).
+        // words written (two when not compact) and the body; the zeroed
+        // tail is the class's bytes after them.
         unsafe {
             match compact {
                 Some(bits) => ptr.as_ptr().write(shape | bits),
@@ -330,6 +415,8 @@ impl Packed {
                     (ptr.as_ptr().add(1) as *mut ActivityWord).write(ActivityWord::new(activity));
                 }
             }
+            let end = header + body_len;
+            (ptr.as_ptr() as *mut u8).add(end).write_bytes(0, lay.size() - end);
         }
         Packed { ptr }
     }
@@ -377,6 +464,7 @@ impl Packed {
     pub fn len(&self) -> usize {
         match self.kind() {
             KIND_CODED | KIND_WINDOW => self.view().len(),
+            KIND_SHORT => short_counts(self.len_field()).0 as usize + 1,
             _ => self.len_field(),
         }
     }
@@ -386,23 +474,69 @@ impl Packed {
         (self.kind() < KIND_CODED).then(|| 2 << self.kind())
     }
 
+    /// Body bytes: from the length field, or a short code's from its bits.
+    fn body_len(&self) -> usize {
+        match self.kind() {
+            KIND_SHORT => self.short_body_len(),
+            kind => body_bytes(kind, self.len_field()),
+        }
+    }
+
+    /// A short code's body bytes: its first ID's 7 bytes and the run's bits,
+    /// which end with the run's last unary one (the (n-1)-th), found a word
+    /// at a time.
+    fn short_body_len(&self) -> usize {
+        let (m, l) = short_counts(self.len_field());
+        let start = (8 * SHORT_FIRST_BYTES) as u64 + m * l;
+        if m == 0 {
+            return SHORT_FIRST_BYTES;
+        }
+        // SAFETY: the body starts 8-aligned after the header. Each word read
+        // starts at or before the code's last byte (the loop stops at the
+        // word holding its last bit), so it lies within the block, whose size
+        // is a multiple of 8; its bytes past the code are zeroed (`alloc`).
+        let word = |i: u64| unsafe {
+            u64::from_le(
+                ((self.ptr.as_ptr() as *const u8).add(self.header()) as *const u64)
+                    .add(i as usize)
+                    .read(),
+            )
+        };
+        let (mut at, mut seen) = (start / 64, 0u64);
+        let mut bits = word(at) & u64::MAX << (start % 64);
+        loop {
+            let ones = u64::from(bits.count_ones());
+            if seen + ones >= m {
+                let last = at * 64 + u64::from(ef_run::select64(bits, (m - seen - 1) as u32));
+                return (last + 1).div_ceil(8) as usize;
+            }
+            debug_assert!(at < (BODY_MAX / 8) as u64, "short code without its last one");
+            seen += ones;
+            at += 1;
+            bits = word(at);
+        }
+    }
+
     fn body(&self) -> &[u8] {
-        let (at, len) = (self.header(), body_bytes(self.kind(), self.len_field()));
+        let (at, len) = (self.header(), self.body_len());
         // SAFETY: the body starts right after the header and holds `len`
         // initialised bytes, inside the block; borrowed with self.
         unsafe { std::slice::from_raw_parts((self.ptr.as_ptr() as *const u8).add(at), len) }
     }
 
     fn body_mut(&mut self) -> &mut [u8] {
-        let (at, len) = (self.header(), body_bytes(self.kind(), self.len_field()));
+        let (at, len) = (self.header(), self.body_len());
         // SAFETY: as in `body`, borrowed mutably with self. Every byte is
         // written before it is read (alloc's callers fill the whole body).
         unsafe { std::slice::from_raw_parts_mut((self.ptr.as_ptr() as *mut u8).add(at), len) }
     }
 
-    /// The code of a coded block.
-    pub fn code(&self) -> Option<&[u8]> {
-        (self.kind() == KIND_CODED).then(|| self.body())
+    /// The run of a coded block or a short code.
+    pub fn run(&self) -> Option<Run<'_>> {
+        match self.view() {
+            View::Coded(run) => Some(run),
+            _ => None,
+        }
     }
 
     pub fn view(&self) -> View<'_> {
@@ -417,6 +551,7 @@ impl Packed {
                 1 => View::W4(std::slice::from_raw_parts(data as *const u32, len)),
                 2 => View::W8(std::slice::from_raw_parts(data as *const u64, len)),
                 KIND_CODED => View::Coded(Run::trusted(body)),
+                KIND_SHORT => View::Coded(short_run(body, len)),
                 _ => View::Window { first: (data as *const u64).read(), rest: len as u32 },
             }
         }
@@ -452,7 +587,9 @@ impl Packed {
     /// class changes.
     fn resize(&mut self, len: usize) {
         let (h, kind, old) = (self.header(), self.kind(), self.len_field());
-        let (old_layout, new_layout) = (layout(h, kind, old), layout(h, kind, len));
+        assert!(len <= LEN_MAX, "packed length field {len} over {LEN_MAX}");
+        let (old_layout, new_layout) =
+            (layout(h, body_bytes(kind, old)), layout(h, body_bytes(kind, len)));
         if new_layout.size() != old_layout.size() {
             // SAFETY: the block was allocated with layout(h, kind, old); the
             // new size is non-zero and valid for the same alignment.
@@ -491,6 +628,7 @@ impl Packed {
                 return self.edit_code(id, false, edit);
             }
             KIND_WINDOW => return !self.view().contains(id) && self.toggle_in_window(id),
+            KIND_SHORT => return !self.view().contains(id) && self.rebuild_toggled(id),
             _ => {}
         }
         match self.view().search(id) {
@@ -507,6 +645,7 @@ impl Packed {
                 return self.edit_code(id, true, edit);
             }
             KIND_WINDOW => return self.view().contains(id) && !self.toggle_in_window(id),
+            KIND_SHORT => return self.view().contains(id) && !self.rebuild_toggled(id),
             _ => {}
         }
         match self.view().search(id) {
@@ -527,6 +666,7 @@ impl Packed {
                 return !present;
             }
             KIND_WINDOW => return self.toggle_in_window(id),
+            KIND_SHORT => return self.rebuild_toggled(id),
             _ => {}
         }
         match self.view().search(id) {
@@ -562,17 +702,23 @@ impl Packed {
         })
     }
 
-    /// Rebuilds the block with `id` removed if there, else inserted.
-    fn rebuild_toggled(&mut self, id: u64) {
+    /// Rebuilds the block with `id` removed if there, else inserted; true
+    /// if inserted.
+    fn rebuild_toggled(&mut self, id: u64) -> bool {
+        let mut inserted = false;
         self.rebuild(|ids| {
             match ids.binary_search(&id) {
                 Ok(at) => {
                     ids.remove(at);
                 }
-                Err(at) => ids.insert(at, id),
+                Err(at) => {
+                    ids.insert(at, id);
+                    inserted = true;
+                }
             }
             true
         });
+        inserted
     }
 
     /// Applies `shift`, planned on the coded body, in place when the new
@@ -641,10 +787,39 @@ impl Packed {
             });
         };
         let len = self.len_field();
+        if self.coded_takes_a_smaller_class(len + 1, id) {
+            return self.rebuild(|ids| {
+                ids.insert(pos, id);
+                true
+            });
+        }
         self.resize(len + 1);
         self.body_mut().copy_within(pos * w..len * w, (pos + 1) * w);
         self.write(pos, id);
         true
+    }
+
+    /// Whether the array's IDs and `id` (`len` in all), when the array would
+    /// grow into a larger size class, take a smaller one as `from_sorted`
+    /// makes them (coded: 10 Snowflake IDs written one by one move from a
+    /// 96-byte array to an 80-byte short code at the tenth, not at the
+    /// policy's next size check).
+    fn coded_takes_a_smaller_class(&self, len: usize, id: u64) -> bool {
+        let (h, w) = (self.header(), self.width().unwrap_or(8));
+        let grown = allocated(h + len * w);
+        if grown == allocated(h + (len - 1) * w) {
+            return false;
+        }
+        let (first, last) = match self.view() {
+            View::W2(s) => (s.first().map(|&x| x.into()), s.last().map(|&x| x.into())),
+            View::W4(s) => (s.first().map(|&x| x.into()), s.last().map(|&x| x.into())),
+            View::W8(s) => (s.first().copied(), s.last().copied()),
+            View::Coded(_) | View::Window { .. } => return false,
+        };
+        let (first, last) =
+            (first.map_or(id, |f: u64| f.min(id)), last.map_or(id, |l: u64| l.max(id)));
+        let (body, bytes) = body_for(len, first, last);
+        !matches!(body, Body::Array(_)) && allocated(h + bytes) < grown
     }
 
     /// Removes the ID at index `pos` of the array.
@@ -680,9 +855,7 @@ impl Packed {
 
     /// A copy of the block with `activity`.
     fn copy_with(&self, activity: Activity) -> Packed {
-        let mut copy = Packed::alloc(self.kind(), self.len_field(), activity);
-        copy.body_mut().copy_from_slice(self.body());
-        copy
+        Packed::alloc_with(self.kind(), self.len_field(), &[self.body()], activity)
     }
 }
 
@@ -765,7 +938,7 @@ impl Clone for Packed {
 
 impl Drop for Packed {
     fn drop(&mut self) {
-        let lay = layout(self.header(), self.kind(), self.len_field());
+        let lay = layout(self.header(), self.body_len());
         // SAFETY: the activity word (two-word headers only) is initialised and
         // dropped exactly once here (it owns the rings); the block was
         // allocated with `lay` and is freed once, after which `self` is never used.
@@ -824,7 +997,7 @@ mod tests {
                 prop_assert_eq!(p.len(), ids.len());
                 prop_assert!(ids.iter().all(|&id| p.view().contains(id)));
                 let want = Packed::from_sorted(&ids, Activity::default());
-                if p.kind() == KIND_CODED {
+                if matches!(p.kind(), KIND_CODED | KIND_SHORT) {
                     prop_assert_eq!((p.kind(), p.body()), (want.kind(), want.body()));
                     prop_assert_eq!(p.heap_bytes(), want.heap_bytes());
                 }
@@ -843,6 +1016,63 @@ mod tests {
         }
     }
 
+    proptest! {
+        /// Sparse sets of 2-70 IDs over 2^20 to 2^62 values (Snowflake IDs
+        /// span about 2^58), where short codes are: inserts, removes and
+        /// toggles against a model; after each, the block is the one
+        /// `from_sorted` makes of the model's IDs, and a coded or short block
+        /// writes the run `encode` makes.
+        #[test]
+        fn short_codes_behave_like_a_btreeset(
+            span in prop_oneof![Just(1u64 << 20), Just(1 << 32), Just(1 << 40), Just(94_608_000_000u64 << 22), Just(1 << 62)],
+            base in prop_oneof![Just(0u64), Just(1 << 33), Just(1 << 60)],
+            start in prop::collection::vec(any::<u64>(), 2..70),
+            ops in prop::collection::vec((0u8..3, any::<u64>()), 1..100),
+        ) {
+            let base = base.min(super::super::MAX_ID - span);
+            let mut model: BTreeSet<u64> = start.iter().map(|r| base + r % span).collect();
+            let ids: Vec<u64> = model.iter().copied().collect();
+            let mut p = Packed::from_sorted(&ids, Activity::default());
+            for (op, r) in ops {
+                let id = if r % 2 == 0 {
+                    *model.iter().nth((r / 2) as usize % model.len()).unwrap_or(&0)
+                } else {
+                    base + (r >> 1) % span
+                };
+                if model.len() == 1 && model.contains(&id) {
+                    continue;
+                }
+                match op {
+                    0 => prop_assert_eq!(p.insert(id), model.insert(id)),
+                    1 => prop_assert_eq!(p.remove(id), model.remove(&id)),
+                    _ => {
+                        let added = !model.remove(&id) && model.insert(id);
+                        prop_assert_eq!(p.toggle(id), added);
+                    }
+                }
+                let ids: Vec<u64> = model.iter().copied().collect();
+                prop_assert_eq!(p.view().to_vec(), ids.clone());
+                prop_assert_eq!(p.len(), ids.len());
+                prop_assert!(ids.iter().all(|&id| p.contains(id) && p.contains(id ^ 1) == model.contains(&(id ^ 1))));
+                let want = Packed::from_sorted(&ids, Activity::default());
+                if matches!(p.kind(), KIND_CODED | KIND_SHORT) {
+                    prop_assert_eq!((p.kind(), p.body()), (want.kind(), want.body()));
+                    prop_assert_eq!(p.heap_bytes(), want.heap_bytes());
+                    let (mut written, mut code) = (Vec::new(), Vec::new());
+                    if let Some(run) = p.run() {
+                        run.write_code(&mut written);
+                    }
+                    ef_run::encode(&ids, &mut code);
+                    prop_assert_eq!(written, code);
+                }
+                if p.kind() == KIND_SHORT {
+                    prop_assert!(ids.len() <= SHORT_MAX);
+                    prop_assert!(p.clone().view().to_vec() == ids);
+                }
+            }
+        }
+    }
+
     #[test]
     fn insert_remove_widen() {
         let mut p = Packed::from_sorted(&[5], Activity::default());
@@ -852,7 +1082,7 @@ mod tests {
         assert_eq!(p.width(), Some(4));
         assert!(p.insert(1 << 40));
         // Three bits of 4 IDs spread over 2^40 code smaller than 8-byte elements.
-        assert_eq!((p.width(), p.code().is_some()), (None, true));
+        assert_eq!((p.width(), p.run().is_some()), (None, true));
         assert_eq!(p.view().to_vec(), vec![3, 5, 70_000, 1 << 40]);
         assert!(p.remove(5));
         assert!(!p.remove(5));
@@ -896,7 +1126,7 @@ mod tests {
         // 10 IDs 3 apart take 15 code bytes against a 20-byte array.
         let dense: Vec<u64> = (100..130).step_by(3).collect();
         let mut p = Packed::from_sorted(&dense, Activity::default());
-        assert!(p.code().is_some());
+        assert!(p.run().is_some());
         assert_eq!(p.heap_bytes(), allocated(8 + ef_run::encoded_len(&dense)));
         // In-place writes into the code, and re-coding ones (a new first ID).
         let mut model = dense.clone();
@@ -930,7 +1160,7 @@ mod tests {
         assert_eq!(got, want);
         // Two spread IDs: an array is smaller.
         let q = Packed::from_sorted(&[7, 1 << 20], Activity::default());
-        assert_eq!((q.code(), q.width()), (None, Some(4)));
+        assert_eq!((q.run().is_some(), q.width()), (false, Some(4)));
     }
 
     #[test]
@@ -983,6 +1213,87 @@ mod tests {
         assert_eq!(a.activity().to_owned(), rings);
         a.put_activity(Activity::default());
         assert_eq!((a.kind(), a.heap_bytes(), a.view().to_vec()), (KIND_WINDOW, 16, want));
+    }
+
+    /// Ten Snowflake IDs (2024 timestamps, random low bits).
+    fn snowflakes(n: usize, seed: u64) -> Vec<u64> {
+        let mut x = seed;
+        let mut ids: Vec<u64> = (0..n)
+            .map(|_| {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let ts = 322_000_000_000 + (x >> 20) % 94_608_000_000;
+                ts << 22 | (x >> 7) & ((1 << 22) - 1)
+            })
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    #[test]
+    fn a_short_sparse_set_is_a_short_code() {
+        // 10 Snowflake IDs: a coded body takes a 96-byte block, a short code 80
+        // (a SET of them is a 96-byte intset; the module value adds 16).
+        for seed in 0..200 {
+            let ids = snowflakes(10, seed);
+            let mut p = Packed::from_sorted(&ids, Activity::default());
+            let mut code = Vec::new();
+            ef_run::encode(&ids, &mut code);
+            assert_eq!(allocated(WORD + code.len()), 96, "seed {seed}");
+            assert_eq!((p.kind(), p.heap_bytes(), p.len()), (KIND_SHORT, 80, 10), "seed {seed}");
+            assert_eq!(p.view().to_vec(), ids);
+            assert!(ids.iter().all(|&id| p.contains(id) && !p.contains(id + 1)));
+            assert!(!p.contains(ids[0] - 1) && !p.contains(0) && !p.contains(u64::MAX));
+            // It writes the run it holds, as the coded body would.
+            let mut written = Vec::new();
+            if let Some(run) = p.run() {
+                run.write_code(&mut written);
+            }
+            assert_eq!(written, code);
+            // Writes rebuild it: as from_sorted makes the new IDs.
+            let extra = ids[4] + 1;
+            assert!(p.insert(extra) && !p.insert(extra));
+            let mut more = ids.clone();
+            more.insert(5, extra);
+            assert_eq!(p.view().to_vec(), more);
+            assert_eq!(p.kind(), Packed::from_sorted(&more, Activity::default()).kind());
+            assert!(p.toggle(ids[0] - 5) && !p.toggle(ids[0] - 5));
+            assert!(p.remove(extra) && !p.remove(extra));
+            assert_eq!(
+                (p.kind(), p.heap_bytes(), p.view().to_vec()),
+                (KIND_SHORT, 80, ids.clone())
+            );
+        }
+        // Up to SHORT_MAX IDs; a write past it makes a coded body, and back.
+        let ids = snowflakes(SHORT_MAX + 1, 7);
+        let (last, short) = ids.split_last().unwrap();
+        let mut p = Packed::from_sorted(short, Activity::default());
+        let kind = p.kind();
+        assert!(p.insert(*last));
+        assert_eq!((p.kind(), p.view().to_vec()), (KIND_CODED, ids.clone()));
+        assert!(p.remove(*last));
+        assert_eq!((p.kind(), p.view().to_vec()), (kind, short.to_vec()));
+        // The first ID's top bits: up to MAX_ID.
+        let top = super::super::MAX_ID;
+        let s = snowflakes(10, 3);
+        let high: Vec<u64> = s.iter().rev().map(|id| top - (id - s[0])).collect();
+        let p = Packed::from_sorted(&high, Activity::default());
+        assert_eq!((p.kind(), p.view().to_vec()), (KIND_SHORT, high.clone()));
+        assert!(p.contains(top) && p.contains(high[0]) && !p.contains(top - 1));
+        // Rings move it behind a two-word header, and back.
+        let ids = snowflakes(10, 11);
+        let mut a = Packed::from_sorted(&ids, Activity::default());
+        let mut rings = Activity::default();
+        rings.record(1_000_000_000, 1);
+        rings.record(1_000_030_000, 1);
+        a.put_activity(rings.clone());
+        let ring_bytes = allocated(std::mem::size_of::<super::super::activity::Rings>());
+        assert_eq!((a.kind(), a.heap_bytes()), (KIND_SHORT, 96 + ring_bytes));
+        assert!(a.insert(1) && a.remove(1));
+        assert_eq!((a.view().to_vec(), a.clone().view().to_vec()), (ids.clone(), ids.clone()));
+        assert_eq!(a.activity().to_owned(), rings);
+        a.put_activity(Activity::default());
+        assert_eq!((a.kind(), a.heap_bytes(), a.view().to_vec()), (KIND_SHORT, 80, ids));
     }
 
     #[test]
