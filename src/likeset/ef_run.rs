@@ -200,7 +200,7 @@ fn low_mask(l: u32) -> u64 {
 /// than `rank` set bits: the bytes' running counts in one multiply find its
 /// byte (Vigna's broadword select), then at most 7 steps in the byte.
 #[inline]
-pub(super) fn select64(x: u64, rank: u32) -> u32 {
+fn select64(x: u64, rank: u32) -> u32 {
     debug_assert!(x.count_ones() > rank);
     const ONES: u64 = 0x0101_0101_0101_0101;
     const TOPS: u64 = 0x8080_8080_8080_8080;
@@ -382,11 +382,20 @@ impl<'a> Run<'a> {
         self.body
     }
 
+    /// Bytes of the run's code, header and body (its body may be followed
+    /// by zeros: a `packed` short code's block).
+    pub fn code_len(&self) -> usize {
+        let m = (self.n - 1) as u64;
+        let bits = m * u64::from(self.l) + high_bits_len(m, self.last_offset(), self.l);
+        HEADER + bits.div_ceil(8) as usize
+    }
+
     /// Appends the run's code, header and body, as `encode` writes it.
     pub fn write_code(&self, out: &mut Vec<u8>) {
-        out.reserve(HEADER + self.body.len());
+        let body = &self.body[..(self.code_len() - HEADER).min(self.body.len())];
+        out.reserve(HEADER + body.len());
         push_header(out, self.n, self.l, self.first);
-        out.extend_from_slice(self.body);
+        out.extend_from_slice(body);
     }
 
     fn bit(&self, bit: u64) -> bool {
@@ -578,31 +587,29 @@ impl Shift {
     }
 }
 
-/// How inserting `id` changes the run coded in `code`. An ID above the
-/// last needs no search.
-pub fn plan_insert(code: &[u8], id: u64) -> Edit {
-    match plan_toggle(code, id) {
+/// How inserting `id` changes `run`. An ID above the last needs no search.
+pub fn plan_insert(run: &Run<'_>, id: u64) -> Edit {
+    match plan_toggle(run, id) {
         (true, _) => Edit::Unchanged,
         (false, edit) => edit,
     }
 }
 
-/// How removing `id` changes the run coded in `code`.
-pub fn plan_remove(code: &[u8], id: u64) -> Edit {
-    match plan_toggle(code, id) {
+/// How removing `id` changes `run`.
+pub fn plan_remove(run: &Run<'_>, id: u64) -> Edit {
+    match plan_toggle(run, id) {
         (true, edit) => edit,
         (false, _) => Edit::Unchanged,
     }
 }
 
-/// Whether `id` is in the run coded in `code`, and how removing it (when
-/// it is) or inserting it (when not) changes the run: one search for
-/// either edit (LIKE.TOGGLE).
-pub fn plan_toggle(code: &[u8], id: u64) -> (bool, Edit) {
-    let run = Run::trusted(code);
+/// Whether `id` is in `run`, and how removing it (when it is) or
+/// inserting it (when not) changes the run: one search for either edit
+/// (LIKE.TOGGLE).
+pub fn plan_toggle(run: &Run<'_>, id: u64) -> (bool, Edit) {
     let max_old = run.last_offset();
     if id == run.first {
-        return (true, removal(&run, id, None, max_old));
+        return (true, removal(run, id, None, max_old));
     }
     let m = (run.n - 1) as u64;
     let offset = id.wrapping_sub(run.first);
@@ -612,7 +619,7 @@ pub fn plan_toggle(code: &[u8], id: u64) -> (bool, Edit) {
         m
     } else {
         match run.search(offset) {
-            Ok(k) => return (true, removal(&run, id, Some(k), max_old)),
+            Ok(k) => return (true, removal(run, id, Some(k), max_old)),
             Err(k) => k,
         }
     };
@@ -829,7 +836,8 @@ fn write_bits_spanning(bytes: &mut [u8], byte: usize, shift: u64, width: u64, va
 /// when the run is full (u16::MAX IDs).
 #[cfg(test)]
 pub fn insert(code: &[u8], id: u64, out: &mut Vec<u8>) -> Option<bool> {
-    write_edit(code, id, false, plan_insert(code, id), out)
+    let run = Run::trusted(code);
+    write_edit(&run, id, false, plan_insert(&run, id), out)
 }
 
 /// Removes `id` from the run coded in `code`, writing the new code to
@@ -837,13 +845,14 @@ pub fn insert(code: &[u8], id: u64, out: &mut Vec<u8>) -> Option<bool> {
 /// absent, `None` when `id` is the run's only ID (a run holds at least one).
 #[cfg(test)]
 pub fn remove(code: &[u8], id: u64, out: &mut Vec<u8>) -> Option<bool> {
-    write_edit(code, id, true, plan_remove(code, id), out)
+    let run = Run::trusted(code);
+    write_edit(&run, id, true, plan_remove(&run, id), out)
 }
 
 /// Writes to `out` the code `edit` (planned for removing `id` when
-/// `removing`, else for inserting it) makes of `code`.
+/// `removing`, else for inserting it) makes of `run`.
 pub fn write_edit(
-    code: &[u8],
+    run: &Run<'_>,
     id: u64,
     removing: bool,
     edit: Edit,
@@ -853,7 +862,7 @@ pub fn write_edit(
         Edit::Unchanged => Some(false),
         Edit::Refused => None,
         Edit::Recode => {
-            recode(&Run::trusted(code), out, |ids| {
+            recode(run, out, |ids| {
                 let k = ids.partition_point(|&x| x < id);
                 if removing {
                     debug_assert_eq!(ids.get(k), Some(&id));
@@ -865,17 +874,17 @@ pub fn write_edit(
             Some(true)
         }
         Edit::Shift(shift) => {
-            apply_to_copy(code, &shift, out);
+            apply_to_copy(run, &shift, out);
             Some(true)
         }
     }
 }
 
-/// Writes to `out` the code `shift` makes of `code`.
-fn apply_to_copy(code: &[u8], shift: &Shift, out: &mut Vec<u8>) {
+/// Writes to `out` the code `shift` makes of `run`.
+fn apply_to_copy(run: &Run<'_>, shift: &Shift, out: &mut Vec<u8>) {
     out.clear();
-    out.extend_from_slice(code);
-    out.resize(shift.len.max(code.len()), 0);
+    run.write_code(out);
+    out.resize(shift.len.max(out.len()), 0);
     apply(out, shift);
     out.truncate(shift.len);
 }
@@ -1036,8 +1045,9 @@ mod tests {
             let code = coded(&ids);
             for id in [ids[pick.index(ids.len())], ids[0], absent] {
                 let present = ids.contains(&id);
-                let want = if present { plan_remove(&code, id) } else { plan_insert(&code, id) };
-                prop_assert_eq!(plan_toggle(&code, id), (present, want));
+                let run = Run::trusted(&code);
+                let want = if present { plan_remove(&run, id) } else { plan_insert(&run, id) };
+                prop_assert_eq!(plan_toggle(&run, id), (present, want));
             }
         }
 

@@ -152,7 +152,7 @@ impl EliasFano {
         }
         // Else a new code replaces the block (re-coded, or split in halves).
         let done = ef_run::with_scratch(|code| {
-            match ef_run::write_edit(self.0.blocks.code(at), id, false, edit, code) {
+            match ef_run::write_edit(&Run::trusted(self.0.blocks.code(at)), id, false, edit, code) {
                 Some(false) => Some(false),
                 Some(true)
                     if code.len() <= BLOCK_BYTES_MAX
@@ -190,7 +190,7 @@ impl EliasFano {
         }
         // Else a new code replaces it (re-coded, or merged with a neighbour).
         let done = ef_run::with_scratch(|code| {
-            match ef_run::write_edit(self.0.blocks.code(at), id, true, edit, code) {
+            match ef_run::write_edit(&Run::trusted(self.0.blocks.code(at)), id, true, edit, code) {
                 Some(false) => Some(false),
                 Some(true) if code.len() >= BLOCK_BYTES_MIN || self.0.blocks.len() == 1 => {
                     self.0.blocks.rewrite(at, Run::trusted(code).first(), code);
@@ -291,20 +291,20 @@ impl Form for EliasFano {
 
     fn insert(&mut self, id: u64) -> Option<bool> {
         let at = self.0.blocks.locate_to_write(id);
-        let edit = ef_run::plan_insert(self.0.blocks.code(at), id);
+        let edit = ef_run::plan_insert(&Run::trusted(self.0.blocks.code(at)), id);
         self.insert_planned(at, id, edit)
     }
 
     fn remove(&mut self, id: u64) -> bool {
         let at = self.0.blocks.locate_to_write(id);
-        let edit = ef_run::plan_remove(self.0.blocks.code(at), id);
+        let edit = ef_run::plan_remove(&Run::trusted(self.0.blocks.code(at)), id);
         self.remove_planned(at, id, edit)
     }
 
     /// One lookup and one search for either edit.
     fn toggle(&mut self, id: u64) -> Option<bool> {
         let at = self.0.blocks.locate_to_write(id);
-        let (present, edit) = ef_run::plan_toggle(self.0.blocks.code(at), id);
+        let (present, edit) = ef_run::plan_toggle(&Run::trusted(self.0.blocks.code(at)), id);
         if present {
             self.remove_planned(at, id, edit);
             Some(false)

@@ -52,12 +52,19 @@ const WINDOW_BYTES: usize = 8;
 /// is the first ID's low 56 bits (7 bytes) and the run's bits. 4 bytes less
 /// than the coded body: a Snowflake-ID set of 10 takes an 80-byte block, the
 /// SET's intset size minus the module value's 16, where the coded one takes 96.
+/// Its byte length is not stored: bit 19 says which of the two size classes
+/// its length can fall in (`short_capacity`) the block takes, and the body
+/// runs to the block's end, zeros past the code (which a run reads as
+/// nothing: its IDs end with the last of its n - 1 unary ones).
 const KIND_SHORT: u64 = 5;
 /// Most IDs in a short code: a write rebuilds it (a few hundred instructions).
 const SHORT_MAX: usize = 64;
 const SHORT_N_BITS: u32 = 6;
 const SHORT_L_SHIFT: u32 = 6;
 const SHORT_TOP_SHIFT: u32 = 12;
+/// Set when a short code's block takes the size class above the one of
+/// its shortest possible body.
+const SHORT_UPPER_CLASS: usize = 1 << 19;
 /// The first ID's bytes in a short code's body (its top bits are in the header).
 const SHORT_FIRST_BYTES: usize = 7;
 /// Bytes a short code saves on the coded body of the same run.
@@ -209,13 +216,6 @@ fn short_shrinks(n: usize, code_len: usize) -> bool {
     n <= SHORT_MAX && allocated(WORD + code_len - SHORT_SAVES) < allocated(WORD + code_len)
 }
 
-/// Whether a block of `code`'s IDs is coded, as `from_sorted` would make it
-/// (else it is rebuilt: another body is smaller, or the code outgrew one block).
-fn coded_body(code: &[u8]) -> bool {
-    let run = Run::trusted(code);
-    stays_coded(run.len(), run.first(), run.last(), code.len())
-}
-
 /// Whether `n` IDs from `first` to `last` coded in `len` bytes make the body
 /// `from_sorted` would make of them.
 fn stays_coded(n: usize, first: u64, last: u64, len: usize) -> bool {
@@ -310,12 +310,30 @@ fn short_counts(len: usize) -> (u64, u64) {
     (len & ((1 << SHORT_N_BITS) - 1), (len >> SHORT_L_SHIFT) & 63)
 }
 
+/// Body bytes a short code of `len` (its length field) may take: at the
+/// fewest its first ID's bytes and the run's bits with the fewest high bits
+/// a canonical low-bit width leaves (n - 1 offsets up to R have R >> l from
+/// n - 1 to 2(n - 1) - 1), at most n - 1 bytes more: one size class or the
+/// next (classes are 16 bytes or more apart from 16 bytes up).
+fn short_min_bytes(len: usize) -> usize {
+    let (m, l) = short_counts(len);
+    SHORT_FIRST_BYTES + (m * l + 2 * m).div_ceil(8) as usize
+}
+
+/// Body bytes of a short code's block: from its header to the end of its
+/// size class (`len`: its length field).
+fn short_capacity(header: usize, len: usize) -> usize {
+    let lower = allocated(header + short_min_bytes(len));
+    let size = if len & SHORT_UPPER_CLASS != 0 { allocated(lower + 1) } else { lower };
+    size - header
+}
+
 /// The run a short code's body holds (`len`: its length field).
 fn short_run(body: &[u8], len: usize) -> Run<'_> {
     let (m, l) = short_counts(len);
     let mut low = [0u8; 8];
     low[..SHORT_FIRST_BYTES].copy_from_slice(&body[..SHORT_FIRST_BYTES]);
-    let top = (len >> SHORT_TOP_SHIFT) as u64;
+    let top = (len >> SHORT_TOP_SHIFT) as u64 & 127;
     let first = top << (8 * SHORT_FIRST_BYTES) | u64::from_le_bytes(low);
     Run::from_parts(m as usize + 1, l as u32, first, &body[SHORT_FIRST_BYTES..])
 }
@@ -400,6 +418,14 @@ impl Packed {
         let compact = compact_bits(&activity);
         let header = header_bytes(compact.is_some());
         let lay = layout(header, body_len);
+        let len = if kind == KIND_SHORT {
+            let lower = allocated(header + short_min_bytes(len));
+            let upper = if lay.size() > lower { SHORT_UPPER_CLASS } else { 0 };
+            debug_assert_eq!(short_capacity(header, len | upper), lay.size() - header);
+            len | upper
+        } else {
+            len
+        };
         // SAFETY: the layout has non-zero size (it includes the header).
         let raw = unsafe { alloc::alloc(lay) } as *mut u64;
         let Some(ptr) = NonNull::new(raw) else { alloc::handle_alloc_error(lay) };
@@ -474,46 +500,11 @@ impl Packed {
         (self.kind() < KIND_CODED).then(|| 2 << self.kind())
     }
 
-    /// Body bytes: from the length field, or a short code's from its bits.
+    /// Body bytes: from the length field (a short code's: to its block's end).
     fn body_len(&self) -> usize {
         match self.kind() {
-            KIND_SHORT => self.short_body_len(),
+            KIND_SHORT => short_capacity(self.header(), self.len_field()),
             kind => body_bytes(kind, self.len_field()),
-        }
-    }
-
-    /// A short code's body bytes: its first ID's 7 bytes and the run's bits,
-    /// which end with the run's last unary one (the (n-1)-th), found a word
-    /// at a time.
-    fn short_body_len(&self) -> usize {
-        let (m, l) = short_counts(self.len_field());
-        let start = (8 * SHORT_FIRST_BYTES) as u64 + m * l;
-        if m == 0 {
-            return SHORT_FIRST_BYTES;
-        }
-        // SAFETY: the body starts 8-aligned after the header. Each word read
-        // starts at or before the code's last byte (the loop stops at the
-        // word holding its last bit), so it lies within the block, whose size
-        // is a multiple of 8; its bytes past the code are zeroed (`alloc`).
-        let word = |i: u64| unsafe {
-            u64::from_le(
-                ((self.ptr.as_ptr() as *const u8).add(self.header()) as *const u64)
-                    .add(i as usize)
-                    .read(),
-            )
-        };
-        let (mut at, mut seen) = (start / 64, 0u64);
-        let mut bits = word(at) & u64::MAX << (start % 64);
-        loop {
-            let ones = u64::from(bits.count_ones());
-            if seen + ones >= m {
-                let last = at * 64 + u64::from(ef_run::select64(bits, (m - seen - 1) as u32));
-                return (last + 1).div_ceil(8) as usize;
-            }
-            debug_assert!(at < (BODY_MAX / 8) as u64, "short code without its last one");
-            seen += ones;
-            at += 1;
-            bits = word(at);
         }
     }
 
@@ -529,6 +520,11 @@ impl Packed {
         // SAFETY: as in `body`, borrowed mutably with self. Every byte is
         // written before it is read (alloc's callers fill the whole body).
         unsafe { std::slice::from_raw_parts_mut((self.ptr.as_ptr() as *mut u8).add(at), len) }
+    }
+
+    /// Whether the block is a coded body or a short code.
+    pub fn is_coded(&self) -> bool {
+        matches!(self.kind(), KIND_CODED | KIND_SHORT)
     }
 
     /// The run of a coded block or a short code.
@@ -622,14 +618,11 @@ impl Packed {
 
     /// Inserts `id`; false if already present.
     pub fn insert(&mut self, id: u64) -> bool {
-        match self.kind() {
-            KIND_CODED => {
-                let edit = ef_run::plan_insert(self.body(), id);
-                return self.edit_code(id, false, edit);
-            }
-            KIND_WINDOW => return !self.view().contains(id) && self.toggle_in_window(id),
-            KIND_SHORT => return !self.view().contains(id) && self.rebuild_toggled(id),
-            _ => {}
+        if let Some((present, edit)) = self.plan_toggle(id) {
+            return !present && self.edit_code(id, false, edit);
+        }
+        if self.kind() == KIND_WINDOW {
+            return !self.view().contains(id) && self.toggle_in_window(id);
         }
         match self.view().search(id) {
             Ok(_) => false,
@@ -639,14 +632,11 @@ impl Packed {
 
     /// Removes `id`; false if absent.
     pub fn remove(&mut self, id: u64) -> bool {
-        match self.kind() {
-            KIND_CODED => {
-                let edit = ef_run::plan_remove(self.body(), id);
-                return self.edit_code(id, true, edit);
-            }
-            KIND_WINDOW => return self.view().contains(id) && !self.toggle_in_window(id),
-            KIND_SHORT => return self.view().contains(id) && !self.rebuild_toggled(id),
-            _ => {}
+        if let Some((present, edit)) = self.plan_toggle(id) {
+            return present && self.edit_code(id, true, edit);
+        }
+        if self.kind() == KIND_WINDOW {
+            return self.view().contains(id) && !self.toggle_in_window(id);
         }
         match self.view().search(id) {
             Ok(pos) => {
@@ -659,15 +649,12 @@ impl Packed {
 
     /// Removes `id` if there, else inserts it (one search); true if inserted.
     pub fn toggle(&mut self, id: u64) -> bool {
-        match self.kind() {
-            KIND_CODED => {
-                let (present, edit) = ef_run::plan_toggle(self.body(), id);
-                self.edit_code(id, present, edit);
-                return !present;
-            }
-            KIND_WINDOW => return self.toggle_in_window(id),
-            KIND_SHORT => return self.rebuild_toggled(id),
-            _ => {}
+        if let Some((present, edit)) = self.plan_toggle(id) {
+            self.edit_code(id, present, edit);
+            return !present;
+        }
+        if self.kind() == KIND_WINDOW {
+            return self.toggle_in_window(id);
         }
         match self.view().search(id) {
             Ok(pos) => {
@@ -678,28 +665,57 @@ impl Packed {
         }
     }
 
-    /// Makes `edit`, planned on the coded body for removing `id` (when
-    /// `removing`) or inserting it: in place when the new code stays a
-    /// coded body (`shift_code`), else through a new code, or the block
-    /// rebuilt when an array is smaller or the code outgrew one block.
-    /// Whether it changed.
+    /// For a coded body or a short code: whether `id` is there, and how
+    /// removing it (when it is) or inserting it changes the run.
+    fn plan_toggle(&self, id: u64) -> Option<(bool, Edit)> {
+        self.run().map(|run| ef_run::plan_toggle(&run, id))
+    }
+
+    /// Makes `edit`, planned on the run for removing `id` (when `removing`)
+    /// or inserting it: in place when a coded body stays one (`shift_code`),
+    /// else through a new code (`take_code`). Whether it changed.
     fn edit_code(&mut self, id: u64, removing: bool, edit: Edit) -> bool {
         match edit {
             Edit::Unchanged => return false,
-            Edit::Shift(shift) if self.shift_code(&shift) => return true,
+            Edit::Shift(shift) if self.kind() == KIND_CODED && self.shift_code(&shift) => {
+                return true
+            }
             Edit::Shift(_) | Edit::Recode | Edit::Refused => {}
         }
-        ef_run::with_scratch(|out| match ef_run::write_edit(self.body(), id, removing, edit, out) {
-            Some(false) => false,
-            Some(true) if coded_body(out) => {
-                self.set_code(out);
-                true
+        ef_run::with_scratch(|out| {
+            let Some(run) = self.run() else { return false };
+            match ef_run::write_edit(&run, id, removing, edit, out) {
+                Some(false) => false,
+                Some(true) => {
+                    self.take_code(id, out);
+                    true
+                }
+                None => {
+                    self.rebuild_toggled(id);
+                    true
+                }
+            }
+        })
+    }
+
+    /// Makes the block hold `code`, its IDs with `id` toggled: in place when
+    /// a coded body stays one; a new block when `from_sorted` makes the IDs
+    /// a coded body or a short code (no decoding: a short code and a coded
+    /// body hold the same run); else rebuilt, when an array or a window is
+    /// smaller or the code outgrew one block.
+    fn take_code(&mut self, id: u64, code: &[u8]) {
+        let run = Run::trusted(code);
+        let coded = Body::Coded(code.len());
+        match body_for(run.len(), run.first(), run.last()).0 {
+            body if body == coded && self.kind() == KIND_CODED => self.set_code(code),
+            body if body == coded || body == Body::Short(code.len() - SHORT_SAVES) => {
+                let activity = self.take_activity();
+                *self = Packed::from_code(code, activity);
             }
             _ => {
                 self.rebuild_toggled(id);
-                true
             }
-        })
+        }
     }
 
     /// Rebuilds the block with `id` removed if there, else inserted; true
@@ -853,9 +869,17 @@ impl Packed {
         }
     }
 
-    /// A copy of the block with `activity`.
+    /// A copy of the block with `activity` (a short code's body without
+    /// the zeros past its code: the header may change, and the class with it).
     fn copy_with(&self, activity: Activity) -> Packed {
-        Packed::alloc_with(self.kind(), self.len_field(), &[self.body()], activity)
+        let (kind, len, body) = (self.kind(), self.len_field(), self.body());
+        match self.run() {
+            Some(run) if kind == KIND_SHORT => {
+                let code = SHORT_FIRST_BYTES + run.code_len() - ef_run::HEADER;
+                Packed::alloc_with(kind, len & !SHORT_UPPER_CLASS, &[&body[..code]], activity)
+            }
+            _ => Packed::alloc_with(kind, len, &[body], activity),
+        }
     }
 }
 

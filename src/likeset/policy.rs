@@ -119,7 +119,7 @@ pub(super) fn hold_activity(repr: &mut Repr, activity: Activity) {
 
 /// Whether the set is a packed block holding its IDs coded.
 pub(super) fn is_coded_packed(repr: &Repr) -> bool {
-    matches!(repr, Repr::Packed(p) if p.run().is_some())
+    matches!(repr, Repr::Packed(p) if p.is_coded())
 }
 
 /// After an insert: move the set when its form outgrew it. `was_coded`: the
