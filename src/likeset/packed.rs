@@ -5,7 +5,9 @@
 //! bits per ID) of at most one `elias-fano` block's size (768 bytes, 2048 IDs),
 //! or as a window: the first ID and one header bit for each of the next
 //! `WINDOW_SPAN` IDs (a tiny dense set, such as 0..9, in a 16-byte block
-//! where an array or a code takes 32). `from_sorted` picks the smallest. The
+//! where an array or a code takes 32). `from_sorted` picks the smallest; a
+//! code of up to `SHORT_MAX` IDs is held as a short code (its run header in
+//! the block's header, 4 bytes less) where that saves a size class. The
 //! block takes its allocator size class whole (what the allocator gives it
 //! anyway), so a small set pays no spare capacity and a write reallocates
 //! only when it crosses a class.
@@ -16,8 +18,9 @@
 //! the activity (`ActivityWord`: inline, or the rings it owns).
 //!
 //! Word 0: bit 0 compact, bits 1-3 body kind (array of 2, 4 or 8-byte IDs,
-//! coded, or window), bits 4-25 the array's length, the code's bytes or the
-//! window's bits; in a compact header also bits 26-34 the activity count and
+//! coded, window or short code), bits 4-25 the array's length, the code's
+//! bytes, the window's bits or the short code's run header and size class
+//! (`KIND_SHORT`); in a compact header also bits 26-34 the activity count and
 //! bits 35-63 its stripe. This layout lives only in memory: a payload holds
 //! the IDs (`codec`), whatever body held them.
 
