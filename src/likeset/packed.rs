@@ -721,23 +721,17 @@ impl Packed {
         }
     }
 
-    /// Rebuilds the block with `id` removed if there, else inserted; true
-    /// if inserted.
-    fn rebuild_toggled(&mut self, id: u64) -> bool {
-        let mut inserted = false;
+    /// Rebuilds the block with `id` removed if there, else inserted.
+    fn rebuild_toggled(&mut self, id: u64) {
         self.rebuild(|ids| {
             match ids.binary_search(&id) {
                 Ok(at) => {
                     ids.remove(at);
                 }
-                Err(at) => {
-                    ids.insert(at, id);
-                    inserted = true;
-                }
+                Err(at) => ids.insert(at, id),
             }
             true
         });
-        inserted
     }
 
     /// Applies `shift`, planned on the coded body, in place when the new
