@@ -492,7 +492,9 @@ impl Packed {
 
     pub fn len(&self) -> usize {
         match self.kind() {
-            KIND_CODED | KIND_WINDOW => self.view().len(),
+            // From the run's count: no view (every write's INFO accounting asks).
+            KIND_CODED => Run::trusted_len(self.body()),
+            KIND_WINDOW => self.view().len(),
             KIND_SHORT => short_counts(self.len_field()).0 as usize + 1,
             _ => self.len_field(),
         }

@@ -216,6 +216,20 @@ impl CommandCtx {
         super::callbacks::is_loading()
     }
 
+    /// The server's UNIX time in ms: the time it cached before this command
+    /// where it has RM_CachedMicroseconds (7.2+; no clock read), else
+    /// RM_Milliseconds. Recent activity needs no finer clock.
+    pub fn now_ms(&self) -> u64 {
+        // SAFETY: reading a function pointer RedisModule_Init wrote once.
+        let micros = match unsafe { raw::RedisModule_CachedMicroseconds } {
+            // SAFETY: takes no argument; callable from a command.
+            Some(cached) => (unsafe { cached() }) / 1000,
+            // SAFETY: as above.
+            None => unsafe { api!(RedisModule_Milliseconds)() },
+        };
+        u64::try_from(micros).unwrap_or(0)
+    }
+
     /// A write changed `key`, and replays as it was called: replicated
     /// verbatim, then `changed`.
     pub fn wrote(&self, event: &'static std::ffi::CStr, key: Arg<'_>, deleted: bool) {

@@ -42,18 +42,9 @@ fn with_user_ids<R>(users: &[Arg<'_>], f: impl FnOnce(&[u64]) -> R) -> Result<R,
     }
 }
 
-fn wall_clock_ms() -> Option<u64> {
-    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?;
-    u64::try_from(since_epoch.as_millis()).ok()
-}
-
-/// When to record adds as recent activity: not while replaying AOF/RDB.
+/// When to record adds as recent activity: not while replaying an AOF.
 fn now_ms(ctx: &CommandCtx) -> Option<u64> {
-    if ctx.is_loading() {
-        None
-    } else {
-        wall_clock_ms()
-    }
+    (!ctx.is_loading()).then(|| ctx.now_ms())
 }
 
 fn too_many_kinds(_: TooManyKinds) -> CmdError {
@@ -254,8 +245,8 @@ pub fn users(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
     ctx.open_key(*key, KeyMode::Read).read(|v| reply_page(ctx, likes(v), after, limit))
 }
 
-fn rate_of(v: Option<&Reactions>) -> Rate {
-    v.and_then(|v| wall_clock_ms().map(|now| v.rate(now))).unwrap_or_default()
+fn rate_of(ctx: &CommandCtx, v: Option<&Reactions>) -> Rate {
+    v.map_or_else(Rate::default, |v| v.rate(ctx.now_ms()))
 }
 
 fn reply_rate(ctx: &CommandCtx, r: Rate) {
@@ -267,7 +258,7 @@ fn reply_rate(ctx: &CommandCtx, r: Rate) {
 /// LIKE.RATE key — reactions of every kind, as REACT.RATE.
 pub fn rate(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
     let [_, key] = args else { return Err(CmdError::WrongArity) };
-    let r = ctx.open_key(*key, KeyMode::Read).read(rate_of)?;
+    let r = ctx.open_key(*key, KeyMode::Read).read(|v| rate_of(ctx, v))?;
     reply_rate(ctx, r);
     Ok(())
 }
@@ -277,7 +268,7 @@ pub fn info(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
     let [_, key] = args else { return Err(CmdError::WrongArity) };
     ctx.open_key(*key, KeyMode::Read).read(|v| {
         let Some(v) = v else { return Err(CmdError::msg("ERR no such key")) };
-        let r = rate_of(Some(v));
+        let r = rate_of(ctx, Some(v));
         ctx.reply_map(5);
         ctx.reply_str("count");
         ctx.reply_u64(v.count(LIKE));
@@ -420,7 +411,7 @@ pub fn react_info(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
     let [_, key] = args else { return Err(CmdError::WrongArity) };
     ctx.open_key(*key, KeyMode::Read).read(|v| {
         let Some(v) = v else { return Err(CmdError::msg("ERR no such key")) };
-        let r = rate_of(Some(v));
+        let r = rate_of(ctx, Some(v));
         ctx.reply_map(6);
         ctx.reply_str("count");
         ctx.reply_u64(v.count_all());
