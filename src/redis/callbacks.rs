@@ -10,7 +10,7 @@
 
 use std::ffi::c_void;
 use std::os::raw::{c_char, c_int};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 
 use redis_module::native_types::RedisType;
 use redis_module::raw;
@@ -52,8 +52,18 @@ pub static LIKE_TYPE: RedisType = RedisType::new(
     },
 );
 
+/// The registered type, read by every command: a plain load, where
+/// `LIKE_TYPE`'s RefCell takes a borrow each time.
+static LIKE_TYPE_RAW: AtomicPtr<raw::RedisModuleType> = AtomicPtr::new(std::ptr::null_mut());
+
+/// Keeps the type `LIKE_TYPE` registered (from OnLoad, which creates the
+/// data types before it calls `init`).
+pub fn keep_like_type() {
+    LIKE_TYPE_RAW.store(*LIKE_TYPE.raw_type.borrow(), Ordering::Relaxed);
+}
+
 pub fn like_type() -> *mut raw::RedisModuleType {
-    *LIKE_TYPE.raw_type.borrow()
+    LIKE_TYPE_RAW.load(Ordering::Relaxed)
 }
 
 fn log_warning(msg: &str) {

@@ -254,10 +254,12 @@ commands! {
     },
 }
 
-/// Runs one command call: arity check, handler, error reply.
+/// Runs one command call: arity check, handler, error reply. Inlined into
+/// each entry point, which then calls its handler directly.
 ///
 /// # Safety
 /// `ctx`, `argv` and `argc` must be what Redis passed to the running command.
+#[inline(always)]
 unsafe fn run(
     ctx: *mut raw::RedisModuleCtx,
     argv: *mut *mut raw::RedisModuleString,

@@ -42,7 +42,8 @@ impl Summary {
     pub fn of(value: &Reactions) -> Summary {
         match value {
             Reactions::Likes(set) => {
-                Summary { form: set.encoding() as usize, likes: set.len(), reactions: set.len() }
+                let likes = set.len();
+                Summary { form: set.encoding() as usize, likes, reactions: likes }
             }
             Reactions::Table(_) => {
                 // One pass over the kinds: this runs twice per write.

@@ -21,6 +21,7 @@ use callbacks::LIKE_TYPE;
 
 fn init(ctx: &Context, _args: &[RedisString]) -> Status {
     panic::install_hook();
+    callbacks::keep_like_type();
     let options =
         raw::ModuleOptions::HANDLE_IO_ERRORS | raw::ModuleOptions::NO_IMPLICIT_SIGNAL_MODIFIED;
     // SAFETY: reading function pointers RedisModule_Init wrote once, and
