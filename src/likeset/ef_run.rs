@@ -766,34 +766,52 @@ enum Order {
 /// Moves `words` 64-bit words whose source starts at bit `from` by `by`
 /// bits (a wrapped negative `by` moves down), to a byte-aligned place, in
 /// `order` (the order that reads every word before it is overwritten):
-/// one unaligned read and write per word. False, and nothing moved, when
-/// the source's last word would read a byte past `body` (the callers'
-/// bit-exact loop then copies them).
+/// one unaligned read and write per word, the next word's first bits
+/// carried in a register. False, and nothing moved, when
+/// the source's last word would read a byte past `body`, or for no words
+/// (the callers' bit-exact loop then copies them).
 fn move_words(body: &mut [u8], from: u64, by: u64, words: usize, order: Order) -> bool {
     let to = from.wrapping_add(by);
     debug_assert!(to.is_multiple_of(8));
     let (src, shift, dst) = ((from / 8) as usize, from % 8, (to / 8) as usize);
     // Each word reads 8 bytes and the first bits of the next one.
-    if src + 8 * words >= body.len() || dst + 8 * words > body.len() {
+    if words == 0 || src + 8 * words >= body.len() || dst + 8 * words > body.len() {
         return false;
     }
     let p = body.as_mut_ptr();
-    let one = |i: usize| {
-        // SAFETY: bytes src + 8i ..= src + 8i + 8 and dst + 8i .. dst + 8i + 8
-        // are in `body` (checked above, i < words); unaligned reads and
-        // writes of plain integers through the one pointer; a word is read
-        // whole before it is written, and `order` writes no byte whose bits
-        // a later word still reads.
-        unsafe {
-            let s = p.add(src + 8 * i);
-            let (lo, next) = (u64::from_le(s.cast::<u64>().read_unaligned()), *s.add(8));
-            let word = (lo >> shift) | ((u64::from(next) << 1) << (63 - shift));
-            p.add(dst + 8 * i).cast::<u64>().write_unaligned(word.to_le());
-        }
+    // SAFETY (read, write): every `at` below is src + 8i (i < words) or
+    // dst + 8i (i < words), whose 8 bytes are in `body` (checked above);
+    // unaligned reads and writes of plain integers through the one pointer.
+    let read = |at: usize| unsafe { u64::from_le(p.add(at).cast::<u64>().read_unaligned()) };
+    let write = |at: usize, word: u64| unsafe {
+        p.add(at).cast::<u64>().write_unaligned(word.to_le());
     };
+    // SAFETY: byte src + 8 * words is in `body` (checked above).
+    let past_last = u64::from(unsafe { *p.add(src + 8 * words) });
+    // A word: its source's 8 bytes shifted down, and the first `shift` bits
+    // of the next byte (the low byte of `next`) on top.
+    let join = |lo: u64, next: u64| (lo >> shift) | ((next << 1) << (63 - shift));
+    // Each source word is read once, before any write reaches its bytes
+    // (`order` writes below the sources still to read, moving down, and
+    // above them, moving up), and handed to its neighbour in a register.
     match order {
-        Order::Ascending => (0..words).for_each(one),
-        Order::Descending => (0..words).rev().for_each(one),
+        Order::Ascending => {
+            let mut lo = read(src);
+            for i in 1..words {
+                let next = read(src + 8 * i);
+                write(dst + 8 * (i - 1), join(lo, next));
+                lo = next;
+            }
+            write(dst + 8 * (words - 1), join(lo, past_last));
+        }
+        Order::Descending => {
+            let mut next = past_last;
+            for i in (0..words).rev() {
+                let lo = read(src + 8 * i);
+                write(dst + 8 * i, join(lo, next));
+                next = lo;
+            }
+        }
     }
     true
 }
