@@ -779,12 +779,16 @@ fn move_words(body: &mut [u8], from: u64, by: u64, words: usize, order: Order) -
         return false;
     }
     let p = body.as_mut_ptr();
-    // SAFETY (read, write): every `at` below is src + 8i (i < words) or
-    // dst + 8i (i < words), whose 8 bytes are in `body` (checked above);
-    // unaligned reads and writes of plain integers through the one pointer.
-    let read = |at: usize| unsafe { u64::from_le(p.add(at).cast::<u64>().read_unaligned()) };
-    let write = |at: usize, word: u64| unsafe {
-        p.add(at).cast::<u64>().write_unaligned(word.to_le());
+    let read = |at: usize| {
+        // SAFETY: every `at` below is src + 8i (i < words), whose 8 bytes
+        // are in `body` (checked above); an unaligned read of a plain integer.
+        unsafe { u64::from_le(p.add(at).cast::<u64>().read_unaligned()) }
+    };
+    let write = |at: usize, word: u64| {
+        // SAFETY: every `at` below is dst + 8i (i < words), whose 8 bytes
+        // are in `body` (checked above); an unaligned write through the
+        // pointer the reads use.
+        unsafe { p.add(at).cast::<u64>().write_unaligned(word.to_le()) };
     };
     // SAFETY: byte src + 8 * words is in `body` (checked above).
     let past_last = u64::from(unsafe { *p.add(src + 8 * words) });
