@@ -234,6 +234,7 @@ def main():
             wanted = args.rows.split(",")
             pairs = [p for p in pairs if p[0].startswith("PING") or any(w in p[0] for w in wanted)]
         n = args.requests
+        module_obj = os.path.basename(args.module)
         pid = str(srv.pid)
         dumps = 0
 
@@ -257,7 +258,8 @@ def main():
                 os.makedirs(args.keep_dumps, exist_ok=True)
                 shutil.copy(path, os.path.join(args.keep_dumps, f"dump.{dumps}"))
             if costs is not None:
-                costs.update(inclusive_costs(path))
+                costs.update(inclusive_costs(path, module_obj))
+                costs[OWN] = own_code(path, module_obj)
             with open(path) as f:
                 for line in f:
                     if line.startswith(("summary:", "totals:")):
@@ -305,12 +307,15 @@ STEPS = [
 NATIVE_COMMANDS = ["saddCommand", "sremCommand", "scardCommand", "sismemberCommand"]
 
 
-def inclusive_costs(path):
-    """Inclusive instructions of every function in a callgrind dump, by bare name (the largest of
-    the entries a name has: inlined copies are listed per source file)."""
-    out = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", "--auto=no", path],
+# The key of a dump's costs that holds the module's own code (see own_code).
+OWN = ("", "own")
+
+
+def annotate_lines(path, inclusive):
+    """(instructions, function, object file) of every function callgrind_annotate lists."""
+    out = subprocess.run(["callgrind_annotate", f"--inclusive={'yes' if inclusive else 'no'}",
+                          "--threshold=100", "--auto=no", path],
                          capture_output=True, text=True, check=True).stdout
-    costs = {}
     for line in out.splitlines():
         parts = line.split(None, 2)
         if len(parts) < 3 or not parts[0][:1].isdigit():
@@ -322,9 +327,27 @@ def inclusive_costs(path):
         where = parts[2] if parts[1].startswith("(") else parts[1] + " " + parts[2]
         obj = where.rsplit("[", 1)[1].rstrip("]") if "[" in where else ""
         fn = where.split(":", 1)[-1].rsplit(" [", 1)[0].strip()
-        key = (fn, "module" if obj.endswith(".so") and "liblike" in obj else "")
+        yield v, fn, obj
+
+
+def inclusive_costs(path, module_obj):
+    """Inclusive instructions of every function in a callgrind dump, by bare name (the largest of
+    the entries a name has: inlined copies are listed per source file)."""
+    costs = {}
+    for v, fn, obj in annotate_lines(path, True):
+        key = (fn, "module" if os.path.basename(obj) == module_obj else "")
         costs[key] = max(costs.get(key, 0), v)
     return costs
+
+
+def own_code(path, module_obj):
+    """Instructions executed in the module's own code (self cost of every function of its object
+    file, inlined library code included): what the module adds to the server's steps. Code inlined
+    from another source file is listed under that file with no object, so a function counts as the
+    module's when any of its entries names the module's object."""
+    entries = list(annotate_lines(path, False))
+    ours = {fn for _, fn, obj in entries if os.path.basename(obj) == module_obj}
+    return sum(v for v, fn, obj in entries if fn in ours and (not obj or os.path.basename(obj) == module_obj))
 
 
 def split(costs, n):
@@ -335,7 +358,7 @@ def split(costs, n):
     module = get(["RedisModuleCommandDispatcher"])
     total = module or get(NATIVE_COMMANDS)
     steps = {s: get(mod if module else nat) for s, mod, nat in STEPS}
-    return total, steps
+    return total, steps, (costs.get(OWN, 0) / n if module else None)
 
 
 def top_module(costs, n, k=5):
@@ -351,19 +374,23 @@ def print_splits(splits):
     print()
     print("Where a request's instructions go (inclusive, per request, from the same dumps): the command")
     print("(the module's dispatcher, or the native command function), its steps through the server, and")
-    print("the rest (the module's own work, or the native data structure's).")
+    print("the rest (the module's own work and the dispatcher's, or the native data structure's). `own code`:")
+    print("the instructions executed in the module's own code (self cost of its functions, code inlined")
+    print("into them included); `command total - own code` is what the server's code takes: the API")
+    print("steps, the dispatcher's own instructions and the allocator calls the module's code makes.")
     print()
     names = [s for s, _, _ in STEPS]
-    print("| command | side | command total | " + " | ".join(names) + " | rest |")
-    print("|---|---|---:|" + "---:|" * (len(names) + 1))
-    for name, (mt, ms), (nt, ns), _ in splits:
-        for side, t, st in (("module", mt, ms), ("native", nt, ns)):
+    print("| command | side | command total | " + " | ".join(names) + " | rest | own code |")
+    print("|---|---|---:|" + "---:|" * (len(names) + 2))
+    for name, (mt, ms, mo), (nt, ns, _), _ in splits:
+        for side, t, st, own in (("module", mt, ms, mo), ("native", nt, ns, None)):
             if not t:
                 # A script or another command than the four set commands: not split.
                 continue
             rest = t - sum(st.values())
+            own_cell = f"{own:,.0f}" if own is not None else ""
             print(f"| {name} | {side} | {t:,.0f} | " + " | ".join(f"{st[s]:,.0f}" for s in names)
-                  + f" | {rest:,.0f} |")
+                  + f" | {rest:,.0f} | {own_cell} |")
     print()
     print("The module's most expensive functions per request (inclusive; inlined callees count in their caller):")
     print()
