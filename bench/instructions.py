@@ -79,6 +79,7 @@ def standard_pairs(r, rng, n):
     ids = [uid(rng.randrange(ITEMS)) for _ in range(n)]
     keys = [rng.randrange(ITEMS) for _ in range(n)]
     feeds = [[rng.randrange(ITEMS) for _ in range(FEED)] for _ in range(n // FEED)]
+    writes = [(rng.randrange(max(1, n * 2 // 25)), uid(rng.randrange(100_000))) for _ in range(n)]
 
     def single(fmt):
         return lambda: (fmt(keys[i], ids[i], i) for i in range(n))
@@ -98,6 +99,11 @@ def standard_pairs(r, rng, n):
          single(lambda k, u, i: ("SCARD", f"s:{k}")), n),
         ("LIKE.ADD / SADD (new keys)", single(lambda k, u, i: ("LIKE.ADD", f"la:{i}", u)),
          single(lambda k, u, i: ("SADD", f"sa:{i}", u)), n),
+        # The throughput section's writes (bench/run.sh): random users from [0, 100,000) + 10^12
+        # into random keys, ~12.5 per key by the end, so most land in keys of 1 to 25 likes.
+        ("LIKE.ADD / SADD (small keys, as bench/run.sh's throughput writes)",
+         single(lambda k, u, i: ("LIKE.ADD", f"lw:{writes[i][0]}", writes[i][1])),
+         single(lambda k, u, i: ("SADD", f"sw:{writes[i][0]}", writes[i][1])), n),
         # Above every ID of the key (a range twice as wide: the block's low-bit width
         # changes, and so it does when the ID goes again): the costliest write of a coded block.
         ("LIKE.ADD / SADD (100 likes, a new highest ID)",

@@ -157,6 +157,22 @@ impl View<'_> {
         }
     }
 
+    /// The lowest and the highest ID (None when empty), without a pass over them.
+    pub fn extremes(&self) -> Option<(u64, u64)> {
+        fn ends<T: Copy + Into<u64>>(ids: &[T]) -> Option<(u64, u64)> {
+            Some(((*ids.first()?).into(), (*ids.last()?).into()))
+        }
+        match *self {
+            View::W2(s) => ends(s),
+            View::W4(s) => ends(s),
+            View::W8(s) => ends(s),
+            View::Coded(r) => Some((r.first(), r.last())),
+            View::Window { first, rest } => {
+                Some((first, first + u64::from(63 - window_ids(rest).leading_zeros())))
+            }
+        }
+    }
+
     pub fn to_vec(self) -> Vec<u64> {
         let mut ids = Vec::with_capacity(self.len());
         self.visit_from(0, &mut |id| {
@@ -826,13 +842,9 @@ impl Packed {
             return false;
         }
         let (first, last) = match self.view() {
-            View::W2(s) => (s.first().map(|&x| x.into()), s.last().map(|&x| x.into())),
-            View::W4(s) => (s.first().map(|&x| x.into()), s.last().map(|&x| x.into())),
-            View::W8(s) => (s.first().copied(), s.last().copied()),
             View::Coded(_) | View::Window { .. } => return false,
+            array => array.extremes().map_or((id, id), |(f, l)| (f.min(id), l.max(id))),
         };
-        let (first, last) =
-            (first.map_or(id, |f: u64| f.min(id)), last.map_or(id, |l: u64| l.max(id)));
         let (body, bytes) = body_for(len, first, last);
         !matches!(body, Body::Array(_)) && allocated(h + bytes) < grown
     }

@@ -219,8 +219,9 @@ fn reform(repr: &mut Repr, policy: &Policy, forced: bool, by_blocks: bool, growi
     }
     let Some(form) = repr.form() else { return };
     let current = form.encoding();
-    let (sizes, current_bytes) = match by_blocks.then(|| bounds(repr)).flatten() {
-        Some(bounds) => bounds,
+    let quick = if by_blocks { bounds(repr) } else { small_packed_sizes(repr, policy, growing) };
+    let (sizes, current_bytes) = match quick {
+        Some(quick) => quick,
         None => {
             let sizes = measure(form, policy);
             // A roaring set is compared by the same estimate as the others:
@@ -236,31 +237,69 @@ fn reform(repr: &mut Repr, policy: &Policy, forced: bool, by_blocks: bool, growi
             (sizes, current_bytes)
         }
     };
-    // A margin keeps a set from moving back and forth between forms of about
-    // its size (both sides are measured by the same estimates, and a move
-    // happens only at a size check): 1/4 in and out of `packed`, whose
-    // estimates are per ID; 1/16 between `elias-fano` and `roaring` (1/4 kept
-    // sets of IDs a fifth to a third of their range in `elias-fano` at up to
-    // 1.6x the information bound, where bitmaps take 1.2-1.3x). A packed or
-    // elias-fano set is measured against itself too: a packed array may have
-    // become larger than its code, or the other way round (re-coding one
-    // block is cheap: 1/16); elias-fano blocks that unlikes emptied re-cut
-    // into full ones (1/16), a growing set's only when 1/4 larger than full
-    // ones (random likes keep blocks about 3/4 full, and full blocks would
-    // split again on the next likes).
-    let margin = |e: Encoding| match (current, e) {
+    let moves = sizes
+        .into_iter()
+        .filter(|&(e, _)| e != current || current != Encoding::Roaring)
+        .filter(|&(e, bytes)| forced || clearly_smaller(current, e, growing, bytes, current_bytes));
+    if let Some((best, _)) = moves.min_by_key(|&(_, bytes)| bytes) {
+        convert(repr, best);
+    }
+}
+
+/// Whether `bytes` in `to` are clearly smaller than `current_bytes` in
+/// `current`: smaller by the margin that keeps a set from moving back and
+/// forth between forms of about its size (both sides are measured by the
+/// same estimates, and a move happens only at a size check): 1/4 in and out
+/// of `packed`, whose estimates are per ID; 1/16 between `elias-fano` and
+/// `roaring` (1/4 kept sets of IDs a fifth to a third of their range in
+/// `elias-fano` at up to 1.6x the information bound, where bitmaps take
+/// 1.2-1.3x). A packed or elias-fano set is measured against itself too: a
+/// packed array may have become larger than its code, or the other way round
+/// (re-coding one block is cheap: 1/16); elias-fano blocks that unlikes
+/// emptied re-cut into full ones (1/16), a growing set's only when 1/4 larger
+/// than full ones (random likes keep blocks about 3/4 full, and full blocks
+/// would split again on the next likes).
+fn clearly_smaller(
+    current: Encoding,
+    to: Encoding,
+    growing: bool,
+    bytes: usize,
+    current_bytes: usize,
+) -> bool {
+    let margin = match (current, to) {
         (Encoding::Packed, Encoding::Packed) => 16,
         (Encoding::EliasFano, Encoding::EliasFano) if growing => 4,
         (Encoding::EliasFano | Encoding::Roaring, Encoding::EliasFano | Encoding::Roaring) => 16,
         _ => 4,
     };
-    let moves = sizes
-        .into_iter()
-        .filter(|&(e, _)| e != current || current != Encoding::Roaring)
-        .filter(|&(e, bytes)| forced || bytes.saturating_add(bytes / margin(e)) < current_bytes);
-    if let Some((best, _)) = moves.min_by_key(|&(_, bytes)| bytes) {
-        convert(repr, best);
+    bytes.saturating_add(bytes / margin) < current_bytes
+}
+
+/// A small packed set's sizes from its count and extremes alone, without the
+/// pass over its IDs that `measure` makes (~5,000 instructions at 16 IDs, at
+/// every 8th write), when these settle the check; None otherwise. Up to
+/// `BLOCK_SURE_FIT` IDs `EfEstimate` cuts no second block, so the
+/// `elias-fano` size is exact; and `roaring` is left out when even its
+/// smallest set of as many IDs (`RoaringEstimate::least`) is not clearly
+/// smaller than the block: then the check moves the set to the same form
+/// as it does with every size measured.
+fn small_packed_sizes(repr: &Repr, policy: &Policy, growing: bool) -> Option<(Sizes, usize)> {
+    let Repr::Packed(p) = repr else { return None };
+    let len = p.len();
+    if len > policy.packed_max || len as u64 > elias_fano::BLOCK_SURE_FIT {
+        return None;
     }
+    let own = p.heap_bytes() - p.activity().heap_bytes();
+    let least = RoaringEstimate::least(len);
+    if clearly_smaller(Encoding::Packed, Encoding::Roaring, growing, least, own) {
+        return None;
+    }
+    let (first, last) = p.view().extremes()?;
+    let ef = EliasFano::bytes_for(1, allocated(ef_run::encoded_len_of(len as u64, first, last)));
+    Some((
+        vec![(Encoding::EliasFano, ef), (Encoding::Packed, Packed::bytes_for(len, first, last))],
+        own,
+    ))
 }
 
 /// Bytes each encoding would take for a set's IDs.
@@ -415,6 +454,14 @@ struct RoaringEstimate {
 }
 
 impl RoaringEstimate {
+    /// The fewest bytes any `n` IDs take (n >= 1): one container holding
+    /// one run, in one shard (each further container, run or shard adds).
+    fn least(n: usize) -> usize {
+        let mut least = RoaringEstimate::default();
+        least.push_block(0, n.max(1) as u64 - 1, n.max(1) as u64);
+        least.finish()
+    }
+
     fn push(&mut self, id: u64) {
         self.enter(id);
         if self.prev.is_none_or(|p| p + 1 != id) {
@@ -490,5 +537,61 @@ impl RoaringEstimate {
         self.close_container();
         self.close_shard();
         Roaring::EMPTY_BYTES + self.bytes + roaring::map_bytes(self.shards)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Sorted distinct IDs: dense runs, narrow and 63-bit ranges.
+    fn ids() -> impl Strategy<Value = Vec<u64>> {
+        let span = prop_oneof![Just(40u64), Just(1 << 17), Just(1 << 32), Just(1 << 62)];
+        (span, any::<u64>(), 1usize..120).prop_flat_map(|(span, base, n)| {
+            let base = base % (1 << 62);
+            prop::collection::btree_set(0..span, n.min(span as usize / 2))
+                .prop_map(move |s| s.into_iter().map(|x| base + x).collect())
+        })
+    }
+
+    /// The form a check moves a set to, if any, from its sizes.
+    fn decision(current: Encoding, sizes: Sizes, own: usize, growing: bool) -> Option<Encoding> {
+        sizes
+            .into_iter()
+            .filter(|&(e, bytes)| clearly_smaller(current, e, growing, bytes, own))
+            .min_by_key(|&(_, bytes)| bytes)
+            .map(|(e, _)| e)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+
+        #[test]
+        fn least_roaring_is_the_fewest(ids in ids()) {
+            let mut estimate = RoaringEstimate::default();
+            ids.iter().for_each(|&id| estimate.push(id));
+            prop_assert!(RoaringEstimate::least(ids.len()) <= estimate.finish());
+        }
+
+        #[test]
+        fn small_packed_sizes_decide_as_measure_does(ids in ids(), growing in any::<bool>()) {
+            let repr = Repr::Packed(Packed::from_sorted(&ids, Activity::default()));
+            let policy = Policy::default();
+            let Some((quick, own)) = small_packed_sizes(&repr, &policy, growing) else {
+                // Only sets past the shortcut's reach, or blocks that roaring could beat.
+                prop_assert!(ids.len() as u64 > elias_fano::BLOCK_SURE_FIT || ids.len() > 60);
+                return Ok(());
+            };
+            let form = repr.form().unwrap();
+            let full = measure(form, &policy);
+            for &(e, bytes) in &quick {
+                prop_assert_eq!(full.iter().find(|&&(f, _)| f == e).map(|&(_, b)| b), Some(bytes));
+            }
+            prop_assert_eq!(
+                decision(Encoding::Packed, quick, own, growing),
+                decision(Encoding::Packed, full, own, growing)
+            );
+        }
     }
 }
