@@ -255,10 +255,15 @@ fn window_mask(first: u64, rest: u32, id: u64) -> u64 {
     }
 }
 
+/// Whether an inline activity fits the compact header's bits.
+fn fits_compact(stripe: u32, count: u32) -> bool {
+    stripe <= STRIPE_MAX && count <= COUNT_MAX
+}
+
 /// The activity as compact header bits, when it fits them.
 fn compact_bits(activity: &Activity) -> Option<u64> {
     match *activity {
-        Activity::Inline { stripe, count } if stripe <= STRIPE_MAX && count <= COUNT_MAX => {
+        Activity::Inline { stripe, count } if fits_compact(stripe, count) => {
             Some(COMPACT | u64::from(count) << COUNT_SHIFT | u64::from(stripe) << STRIPE_SHIFT)
         }
         _ => None,
@@ -358,10 +363,13 @@ fn short_run(body: &[u8], len: usize) -> Run<'_> {
 }
 
 impl Packed {
-    /// Heap bytes of a packed set of `len` IDs from `first` to `max` (with a
-    /// one-word header, as most sets have).
-    pub fn bytes_for(len: usize, first: u64, max: u64) -> usize {
-        allocated(WORD + body_for(len, first, max).1)
+    /// Heap bytes of a packed set of `len` IDs from `first` to `max` holding
+    /// `activity` (in a one-word header when it fits one, as most sets'
+    /// does; a set whose activity needs the second word compared with a
+    /// one-word block would move to the block it already is at every check).
+    pub fn bytes_for(len: usize, first: u64, max: u64, activity: ActivityRef<'_>) -> usize {
+        let compact = matches!(activity, ActivityRef::Inline { stripe, count } if fits_compact(stripe, count));
+        allocated(header_bytes(compact) + body_for(len, first, max).1)
     }
 
     /// Builds a block from strictly ascending IDs (the caller guarantees
