@@ -352,6 +352,15 @@ fn short_capacity(header: usize, len: usize) -> usize {
     size - header
 }
 
+/// A short code's length field `len` for a block of `size` bytes: with
+/// `SHORT_UPPER_CLASS` when the block takes the class above its shortest body's.
+fn short_in_class(header: usize, len: usize, size: usize) -> usize {
+    let lower = allocated(header + short_min_bytes(len));
+    let len = if size > lower { len | SHORT_UPPER_CLASS } else { len };
+    debug_assert_eq!(short_capacity(header, len), size - header);
+    len
+}
+
 /// The run a short code's body holds (`len`: its length field).
 fn short_run(body: &[u8], len: usize) -> Run<'_> {
     let (m, l) = short_counts(len);
@@ -445,14 +454,7 @@ impl Packed {
         let compact = compact_bits(&activity);
         let header = header_bytes(compact.is_some());
         let lay = layout(header, body_len);
-        let len = if kind == KIND_SHORT {
-            let lower = allocated(header + short_min_bytes(len));
-            let upper = if lay.size() > lower { SHORT_UPPER_CLASS } else { 0 };
-            debug_assert_eq!(short_capacity(header, len | upper), lay.size() - header);
-            len | upper
-        } else {
-            len
-        };
+        let len = if kind == KIND_SHORT { short_in_class(header, len, lay.size()) } else { len };
         // SAFETY: the layout has non-zero size (it includes the header).
         let raw = unsafe { alloc::alloc(lay) } as *mut u64;
         let Some(ptr) = NonNull::new(raw) else { alloc::handle_alloc_error(lay) };
@@ -613,19 +615,44 @@ impl Packed {
     fn resize(&mut self, len: usize) {
         let (h, kind, old) = (self.header(), self.kind(), self.len_field());
         assert!(len <= LEN_MAX, "packed length field {len} over {LEN_MAX}");
-        let (old_layout, new_layout) =
-            (layout(h, body_bytes(kind, old)), layout(h, body_bytes(kind, len)));
-        if new_layout.size() != old_layout.size() {
-            // SAFETY: the block was allocated with layout(h, kind, old); the
-            // new size is non-zero and valid for the same alignment.
-            let raw = unsafe {
-                alloc::realloc(self.ptr.as_ptr() as *mut u8, old_layout, new_layout.size())
-            } as *mut u64;
-            let Some(ptr) = NonNull::new(raw) else { alloc::handle_alloc_error(new_layout) };
-            self.ptr = ptr;
+        self.reallocate(layout(h, body_bytes(kind, old)), layout(h, body_bytes(kind, len)));
+        self.set_len_field(len);
+    }
+
+    /// Moves the block from the layout it has, `old`, to `new` (nothing when
+    /// the size class stays), keeping its bytes up to the smaller size.
+    fn reallocate(&mut self, old: Layout, new: Layout) {
+        if new.size() == old.size() {
+            return;
         }
+        // SAFETY: the block was allocated with `old` (the caller's contract:
+        // its header and body as they are); the new size is non-zero and
+        // valid for the same alignment (`layout` made it).
+        let raw = unsafe { alloc::realloc(self.ptr.as_ptr() as *mut u8, old, new.size()) };
+        let Some(ptr) = NonNull::new(raw as *mut u64) else { alloc::handle_alloc_error(new) };
+        self.ptr = ptr;
+    }
+
+    fn set_len_field(&mut self, len: usize) {
         let word = self.word();
         self.set_word(word & !LEN_MASK | (len as u64) << LEN_SHIFT);
+    }
+
+    /// Makes a short code's block hold `run` (a run `from_code` makes a
+    /// short code of) in place, reallocated only when its size class
+    /// changes: a write to a short code allocates no new block.
+    fn set_short(&mut self, run: &Run<'_>) {
+        debug_assert_eq!(self.kind(), KIND_SHORT);
+        let h = self.header();
+        let code = SHORT_FIRST_BYTES + run.body().len();
+        let new = layout(h, code);
+        self.reallocate(layout(h, self.body_len()), new);
+        self.set_len_field(short_in_class(h, short_field(run), new.size()));
+        let body = self.body_mut();
+        body[..SHORT_FIRST_BYTES].copy_from_slice(&run.first().to_le_bytes()[..SHORT_FIRST_BYTES]);
+        body[SHORT_FIRST_BYTES..code].copy_from_slice(run.body());
+        // A short code runs to its block's end: zeros past its bits.
+        body[code..].fill(0);
     }
 
     /// Replaces a coded block's code.
@@ -735,9 +762,11 @@ impl Packed {
     fn take_code(&mut self, id: u64, code: &[u8]) {
         let run = Run::trusted(code);
         let coded = Body::Coded(code.len());
+        let short = Body::Short(code.len() - SHORT_SAVES);
         match body_for(run.len(), run.first(), run.last()).0 {
             body if body == coded && self.kind() == KIND_CODED => self.set_code(code),
-            body if body == coded || body == Body::Short(code.len() - SHORT_SAVES) => {
+            body if body == short && self.kind() == KIND_SHORT => self.set_short(&run),
+            body if body == coded || body == short => {
                 let activity = self.take_activity();
                 *self = Packed::from_code(code, activity);
             }
@@ -811,8 +840,7 @@ impl Packed {
     /// (bit i: `first + 1 + i`; under 2^WINDOW_SPAN).
     fn set_window(&mut self, first: u64, rest: u64) {
         debug_assert!(self.kind() == KIND_WINDOW && rest >> WINDOW_SPAN == 0);
-        let word = self.word();
-        self.set_word(word & !LEN_MASK | rest << LEN_SHIFT);
+        self.set_len_field(rest as usize);
         self.body_mut().copy_from_slice(&first.to_ne_bytes());
     }
 
