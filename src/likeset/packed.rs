@@ -1140,6 +1140,41 @@ mod tests {
         Ok(())
     }
 
+    /// IDs written one by one into a short code and removed again, each
+    /// write checked against what `from_sorted` makes: short code to short
+    /// code writes go through `set_short`, in place, in several size
+    /// classes (a deterministic case, small enough for miri).
+    #[test]
+    fn short_code_writes_in_place() {
+        let id = |i: u64| (1u64 << 60) + i * 0x1234;
+        let ids: Vec<u64> = (0..10).map(id).collect();
+        let mut p = Packed::from_sorted(&ids, Activity::default());
+        assert_eq!(p.kind(), KIND_SHORT);
+        let mut model: BTreeSet<u64> = ids.into_iter().collect();
+        let (mut short_writes, mut classes) = (0, BTreeSet::new());
+        let extra: Vec<u64> = (10..40).map(|i| id(i) - 7 * i).collect();
+        for (step, &x) in extra.iter().chain(extra.iter()).enumerate() {
+            let kind_before = p.kind();
+            if step < extra.len() {
+                assert!(p.insert(x) && model.insert(x));
+            } else {
+                assert!(p.remove(x) && model.remove(&x));
+            }
+            let want: Vec<u64> = model.iter().copied().collect();
+            assert_eq!(p.view().to_vec(), want);
+            let built = Packed::from_sorted(&want, Activity::default());
+            assert_eq!(
+                (p.kind(), p.body(), p.heap_bytes()),
+                (built.kind(), built.body(), built.heap_bytes())
+            );
+            if kind_before == KIND_SHORT && p.kind() == KIND_SHORT {
+                short_writes += 1;
+                classes.insert(p.heap_bytes());
+            }
+        }
+        assert!(short_writes >= 5 && classes.len() >= 3, "{short_writes} {classes:?}");
+    }
+
     #[test]
     fn insert_remove_widen() {
         let mut p = Packed::from_sorted(&[5], Activity::default());
