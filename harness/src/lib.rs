@@ -5,8 +5,8 @@
 //!   stand-alone tests and cluster nodes alike: start (with extra configuration, in its own or a
 //!   given directory), restart, stop, SIGKILL, logs, connections, INFO; a watchdog kills what a
 //!   dead test process left running. [`module_path()`] is the `liblike.so` of the running test
-//!   binary's own target directory and profile (`cargo build --release` before
-//!   `cargo test --release`; `cargo build` before `cargo test`), or `$LIKE_MODULE`.
+//!   binary's own target directory and profile (`cargo test` and `cargo test --profile
+//!   release-test` build it), or `$LIKE_MODULE` (`scripts/test.sh`: the release build).
 //! * [`client`]: small helpers around redis-rs (`q`, `ok`, `err`, `int`, `all_users`,
 //!   `add_many`, `info`, `like_info`, `wait_until`, ...).
 //! * [`dump`]: Redis DUMP payloads of module values: CRC64, framing, parser, builder.
