@@ -553,11 +553,18 @@ mod tests {
 
     /// Sorted distinct IDs: dense runs, narrow and 63-bit ranges.
     fn ids() -> impl Strategy<Value = Vec<u64>> {
-        let span = prop_oneof![Just(40u64), Just(1 << 17), Just(1 << 32), Just(1 << 62)];
-        (span, any::<u64>(), 1usize..120).prop_flat_map(|(span, base, n)| {
+        // Dense runs are sampled from the span (drawing up to 20 distinct
+        // values of 40 at random rejects most draws, and enough cases
+        // exhaust proptest's rejects); wide spans are drawn.
+        let dense = (1usize..=20)
+            .prop_flat_map(|n| prop::sample::subsequence((0..40u64).collect::<Vec<_>>(), n));
+        let span = prop_oneof![Just(1u64 << 17), Just(1 << 32), Just(1 << 62)];
+        let wide = (span, 1usize..120).prop_flat_map(|(span, n)| {
+            prop::collection::btree_set(0..span, n).prop_map(|s| s.into_iter().collect())
+        });
+        (any::<u64>(), prop_oneof![1 => dense, 3 => wide]).prop_map(|(base, offsets)| {
             let base = base % (1 << 62);
-            prop::collection::btree_set(0..span, n.min(span as usize / 2))
-                .prop_map(move |s| s.into_iter().map(|x| base + x).collect())
+            offsets.into_iter().map(|x: u64| base + x).collect()
         })
     }
 
