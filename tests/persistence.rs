@@ -464,7 +464,9 @@ fn small_sets_take_no_more_than_a_set() {
     let used =
         |c: &mut redis::Connection| -> i64 { info(c, "memory")["used_memory"].parse().unwrap() };
     let load = |c: &mut redis::Connection, command: &str, sets: &[Vec<u64>]| -> i64 {
-        ok(c, &["FLUSHALL"]);
+        // SYNC: Valkey 8 flushes in the background by default
+        // (lazyfree-lazy-user-flush), and the memory must be gone before u0.
+        ok(c, &["FLUSHALL", "SYNC"]);
         let u0 = used(c);
         for (at, group) in sets.chunks(50).enumerate() {
             let mut p = redis::pipe();
@@ -526,7 +528,7 @@ fn small_sets_take_no_more_than_a_set() {
         sorted.sort_unstable();
         assert_eq!(all_users(&mut c, "t:0"), sorted);
         // Reloaded: the same keys built from their payloads.
-        ok(&mut c, &["FLUSHALL"]);
+        ok(&mut c, &["FLUSHALL", "SYNC"]);
         let u0 = used(&mut c);
         for (at, group) in sets.chunks(50).enumerate() {
             let mut p = redis::pipe();
