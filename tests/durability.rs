@@ -12,7 +12,7 @@
 //! Run: `cargo test --release --test durability -- --nocapture`; add `--include-ignored` (or
 //! `--ignored` alone) for the everysec loss-window measurement.
 
-use like_harness::{info_field, run_bounded, wait_until, Root, Server};
+use like_harness::{info_field, run_bounded, used_memory, wait_until, Root, Server};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use redis::{Connection, RedisResult, Value};
@@ -376,11 +376,6 @@ fn aof_everysec_loss_window_is_measured() {
 // ---------------------------------------------------------------------------------------------
 // Memory pressure.
 // ---------------------------------------------------------------------------------------------
-
-fn used_memory(c: &mut Connection) -> u64 {
-    let info: String = redis::cmd("INFO").arg("memory").query(c).unwrap();
-    info_field(&info, "used_memory").unwrap().parse().unwrap()
-}
 
 /// The users of memory-test key `i`: 1000 ids, deterministic, one container or two.
 fn mem_users(i: u64) -> Vec<u64> {

@@ -428,15 +428,12 @@ fn memory_usage_matches_real_allocation() {
     ];
     let mut bad = Vec::new();
     for (si, (name, nkeys, gen)) in shapes.iter().enumerate() {
-        let used = |c: &mut redis::Connection| -> i64 {
-            info(c, "memory")["used_memory"].parse().unwrap()
-        };
         let sets: Vec<Vec<u64>> = (0..*nkeys).map(|i| gen(&mut rng, i)).collect();
-        let u0 = used(&mut c);
+        let u0 = used_memory(&mut c);
         for (i, ids) in sets.iter().enumerate() {
             add_many(&mut c, &format!("mu:{si}:{i}"), ids, 1000);
         }
-        let u1 = used(&mut c);
+        let u1 = used_memory(&mut c);
         let mu: i64 =
             (0..*nkeys).map(|i| int(&mut c, &["MEMORY", "USAGE", &format!("mu:{si}:{i}")])).sum();
         let delta = u1 - u0;
@@ -461,13 +458,11 @@ fn small_sets_take_no_more_than_a_set() {
     let mut c = srv.conn();
     let mut rng = StdRng::seed_from_u64(23);
     let nkeys = 10_000;
-    let used =
-        |c: &mut redis::Connection| -> i64 { info(c, "memory")["used_memory"].parse().unwrap() };
     let load = |c: &mut redis::Connection, command: &str, sets: &[Vec<u64>]| -> i64 {
         // SYNC: Valkey 8 flushes in the background by default
         // (lazyfree-lazy-user-flush), and the memory must be gone before u0.
         ok(c, &["FLUSHALL", "SYNC"]);
-        let u0 = used(c);
+        let u0 = used_memory(c);
         for (at, group) in sets.chunks(50).enumerate() {
             let mut p = redis::pipe();
             for (i, ids) in group.iter().enumerate() {
@@ -477,7 +472,7 @@ fn small_sets_take_no_more_than_a_set() {
             }
             p.query::<()>(c).unwrap_or_else(|e| panic!("{command}: {e}"));
         }
-        used(c) - u0
+        used_memory(c) - u0
     };
     // The first loads after start grow buffers of the server's own: not measured.
     let warm: Vec<Vec<u64>> = vec![(0..10).collect(); nkeys];
@@ -529,7 +524,7 @@ fn small_sets_take_no_more_than_a_set() {
         assert_eq!(all_users(&mut c, "t:0"), sorted);
         // Reloaded: the same keys built from their payloads.
         ok(&mut c, &["FLUSHALL", "SYNC"]);
-        let u0 = used(&mut c);
+        let u0 = used_memory(&mut c);
         for (at, group) in sets.chunks(50).enumerate() {
             let mut p = redis::pipe();
             for (i, ids) in group.iter().enumerate() {
@@ -538,7 +533,7 @@ fn small_sets_take_no_more_than_a_set() {
             p.query::<()>(&mut c).expect("LIKE.ADD");
         }
         ok(&mut c, &["DEBUG", "RELOAD"]);
-        let reloaded = used(&mut c) - u0;
+        let reloaded = used_memory(&mut c) - u0;
         println!(
             "{name}: {nkeys} keys: SET {set} B, LIKE {like} B, after DEBUG RELOAD {reloaded} B"
         );

@@ -2024,8 +2024,6 @@ fn memory_usage_of_reaction_keys_matches_used_memory() {
     let t0 = Instant::now();
     let srv = Server::start();
     let mut probe = srv.conn();
-    let used =
-        |c: &mut redis::Connection| -> i64 { info(c, "memory")["used_memory"].parse().unwrap() };
     let clients = |c: &mut redis::Connection| -> i64 {
         info(c, "clients")["connected_clients"].parse().unwrap()
     };
@@ -2037,7 +2035,7 @@ fn memory_usage_of_reaction_keys_matches_used_memory() {
     ];
     let mut bad = Vec::new();
     for (si, (what, keys, kinds, users)) in shapes.iter().enumerate() {
-        let u0 = used(&mut probe);
+        let u0 = used_memory(&mut probe);
         {
             let mut wc = srv.conn();
             for group in (0..*keys).collect::<Vec<_>>().chunks(20) {
@@ -2064,7 +2062,7 @@ fn memory_usage_of_reaction_keys_matches_used_memory() {
         wait_until(Duration::from_secs(10), "the writing connection to close", || {
             clients(&mut probe) == 1
         });
-        let u1 = used(&mut probe);
+        let u1 = used_memory(&mut probe);
         let mut mu = 0i64;
         for group in (0..*keys).collect::<Vec<_>>().chunks(500) {
             let mut p = redis::pipe();

@@ -32,7 +32,7 @@ fn wait_lazyfree_done(c: &mut redis::Connection, before: Option<i64>) -> (Option
             _ => true,
         };
         if (pending == 0 && counted) || Instant::now() > deadline {
-            return (lazy, stat(c, "memory", "used_memory").unwrap());
+            return (lazy, used_memory(c));
         }
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -75,7 +75,7 @@ fn unlink_of_a_huge_key_is_fast() {
     assert!(n >= 2_999_000, "only {n} likes added");
     assert_eq!(int(&mut c, &["LIKE.COUNT", "huge"]), n);
     let mem = int(&mut c, &["MEMORY", "USAGE", "huge"]);
-    let used0 = stat(&mut c, "memory", "used_memory").unwrap();
+    let used0 = used_memory(&mut c);
     println!("MEMORY USAGE huge = {mem} bytes; used_memory = {used0}");
     ok(&mut c, &["LIKE.ADD", "small", "1"]);
     let lazy0 = lazyfreed(&mut c);
@@ -137,7 +137,7 @@ fn flushall_async_of_many_keys() {
     println!("built 3005 keys (~{total} sparse likes + 1.5M dense) in {:?}", t.elapsed());
     assert_eq!(int(&mut c, &["DBSIZE"]), 3005);
     let lazy0 = lazyfreed(&mut c);
-    let used0 = stat(&mut c, "memory", "used_memory").unwrap();
+    let used0 = used_memory(&mut c);
 
     let t = Instant::now();
     ok(&mut c, &["FLUSHALL", "ASYNC"]);

@@ -233,6 +233,11 @@ pub fn info(
         .collect()
 }
 
+/// `used_memory` from `INFO memory`: the server's allocated bytes.
+pub fn used_memory(con: &mut redis::Connection) -> i64 {
+    info(con, "memory")["used_memory"].parse().expect("used_memory is an integer")
+}
+
 /// Poll `f` until it returns true or `timeout` passes; panics with `what`.
 pub fn wait_until(timeout: Duration, what: &str, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
