@@ -9,7 +9,7 @@ keys and as native keys, then for each command runs N requests pipelined 16 deep
 between `callgrind_control -z` (zero the counters) and `callgrind_control -d` (dump them). Printed
 figure = whole-server instructions of the dump / requests (or / items for the 50-key commands):
 parsing, dispatch, the command, the reply. Unlike timings on a shared 2-core machine, these do not
-move between runs. Takes ~10 minutes (the server runs ~50x slower under callgrind).
+move between runs. Takes ~5 minutes (the server runs ~50x slower under callgrind).
 
 A second table splits each module command (callgrind_annotate of the same dumps, inclusive
 instructions per request): the module API's fixed part (the dispatcher's context, RM_OpenKey,
@@ -26,7 +26,7 @@ section. A REACT.STATUS / LIKE.STATUS request covers 50 items; its native twin i
 
 --big-keys: instead, 10 LIKE keys and 10 SETs of 100,000 random 32-bit IDs each (a like-set of
 coded blocks, where a write shifts one block's bits), and LIKE.HAS / ADD / DEL / TOGGLE against
-SISMEMBER / SADD / SREM there: what a write costs on a big key. Takes ~8 minutes.
+SISMEMBER / SADD / SREM there: what a write costs on a big key. Takes ~1-2 minutes.
 """
 import argparse
 import os
