@@ -198,7 +198,7 @@ fn low_mask(l: u32) -> u64 {
 
 /// Position of the set bit of rank `rank` (0-based) in `x`, which has more
 /// than `rank` set bits: the bytes' running counts in one multiply find its
-/// byte (Vigna's broadword select), then at most 7 steps in the byte.
+/// byte (Vigna's broadword select), then `SELECT_IN_BYTE` finds it there.
 #[inline]
 fn select64(x: u64, rank: u32) -> u32 {
     debug_assert!(x.count_ones() > rank);
