@@ -712,192 +712,151 @@ fn removal(run: &Run<'_>, id: u64, k: Option<u64>, max_old: u64) -> Edit {
 /// old code; after, its first `shift.len` bytes are the new code (a remove
 /// leaves bytes past them, which are not the code's).
 pub fn apply(buf: &mut [u8], shift: &Shift) {
-    let Shift { insert, k, offset, max_old, max_new, n, .. } = *shift;
+    let Shift { insert, k, offset, max_old, n, len, .. } = *shift;
     let l = u64::from(buf[2]);
     // The old run's offsets: one ID fewer than now for an insert, one more for a remove.
     let m = if insert { n as u64 - 2 } else { n as u64 };
     let low_len = m * l;
-    let old_bits = low_len + high_bits_len(m, max_old, l as u32);
     // Where the ID's one is (or goes) among the old high parts.
     let one = low_len + (offset >> l) + k;
-    let body = &mut buf[HEADER..];
     if insert {
-        // From the top: the high parts past the new one move up by l + 1,
-        // the low bits past index k and the high parts before the one by l.
-        if one < old_bits {
-            move_up(body, one, old_bits, l + 1);
+        // The ID's low bits go in at index k; then its one, which the
+        // low bits pushed up by l, goes in among the high parts.
+        let body = &mut buf[HEADER..len];
+        if l > 0 {
+            insert_bits(body, k * l, l, offset & low_mask(l as u32));
         }
-        move_up(body, k * l, one.min(old_bits), l);
-        write_bits(body, k * l, l, offset & low_mask(l as u32));
-        write_bits(body, one + l, 1, 1);
+        insert_bits(body, one + l, 1, 1);
     } else {
-        // From the bottom: the low bits past index k and the high parts
-        // before its one move down by l, the high parts past it by l + 1;
-        // then the bits past the new end go (the zeros before the last one,
-        // when it was the one removed).
-        move_down(body, (k + 1) * l, one, l);
-        move_down(body, one + 1, old_bits, l + 1);
-        let new_bits = (m - 1) * l + high_bits_len(m - 1, max_new, l as u32);
-        write_bits(body, new_bits, new_bits.next_multiple_of(8) - new_bits, 0);
+        // The one goes first (it lies above the low bits), then the low bits.
+        let old_bits = low_len + high_bits_len(m, max_old, l as u32);
+        let body = &mut buf[HEADER..HEADER + old_bits.div_ceil(8) as usize];
+        remove_bits(body, one, 1);
+        if l > 0 {
+            remove_bits(body, k * l, l);
+        }
     }
     buf[..2].copy_from_slice(&(n as u16).to_le_bytes());
 }
 
-/// Moves bits [from, to) of `body` up by `by` (0 ..= 63), exactly: no
-/// other bit changes. From the top, a byte-aligned word at a time.
-fn move_up(body: &mut [u8], from: u64, to: u64, by: u64) {
-    if from >= to || by == 0 {
-        return;
-    }
-    let (start, end) = (from + by, to + by);
-    let top = (end & !7).max(start);
-    if top < end {
-        write_bits(body, top, end - top, read_bits(body, top - by, end - top));
-    }
-    let mut hi = top;
-    // `hi` is byte-aligned here unless it is `start` (then no word fits).
-    let words = ((hi - start) / 64) as usize;
-    if words > 0 && move_words(body, hi - 64 * words as u64 - by, by, words, Order::Descending) {
-        hi -= 64 * words as u64;
-    }
-    while hi >= start + 64 {
-        let p = hi - 64;
-        let word = read_word(body, p - by);
-        let at = (p / 8) as usize;
-        body[at..at + 8].copy_from_slice(&word.to_le_bytes());
-        hi = p;
-    }
-    if start < hi {
-        write_bits(body, start, hi - start, read_bits(body, from, hi - start));
+/// An 8-byte chunk as a little-endian word.
+#[inline(always)]
+fn word_of(chunk: &[u8]) -> u64 {
+    u64::from_le_bytes(chunk.try_into().unwrap_or_default())
+}
+
+/// The last `t` (0 ..= 7) bytes of `bytes`, as the low bytes of a word: one
+/// load of its last eight bytes where it has them.
+#[inline(always)]
+fn tail_word(bytes: &[u8], t: usize) -> u64 {
+    match bytes.last_chunk::<8>() {
+        Some(last) if t > 0 => u64::from_le_bytes(*last) >> (64 - 8 * t),
+        Some(_) => 0,
+        None => bytes[bytes.len() - t..].iter().rev().fold(0, |word, &b| word << 8 | u64::from(b)),
     }
 }
 
-/// Moves bits [from, to) of `body` down by `by` (0 ..= 63), exactly. From
-/// the bottom, a byte-aligned word at a time.
-fn move_down(body: &mut [u8], from: u64, to: u64, by: u64) {
-    if from >= to || by == 0 {
-        return;
-    }
-    let (start, end) = (from - by, to - by);
-    let first = ((start + 7) & !7).min(end);
-    if start < first {
-        write_bits(body, start, first - start, read_bits(body, from, first - start));
-    }
-    let mut lo = first;
-    let words = ((end - lo) / 64) as usize;
-    if words > 0 && move_words(body, lo + by, 0u64.wrapping_sub(by), words, Order::Ascending) {
-        lo += 64 * words as u64;
-    }
-    while lo + 64 <= end {
-        let word = read_word(body, lo + by);
-        let at = (lo / 8) as usize;
-        body[at..at + 8].copy_from_slice(&word.to_le_bytes());
-        lo += 64;
-    }
-    if lo < end {
-        write_bits(body, lo, end - lo, read_bits(body, lo + by, end - lo));
-    }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Order {
-    Ascending,
-    Descending,
-}
-
-/// Moves `words` 64-bit words whose source starts at bit `from` by `by`
-/// bits (a wrapped negative `by` moves down), to a byte-aligned place, in
-/// `order` (the order that reads every word before it is overwritten):
-/// one unaligned read and write per word, the next word's first bits
-/// carried in a register. False, and nothing moved, when
-/// the source's last word would read a byte past `body`, or for no words
-/// (the callers' bit-exact loop then copies them).
-fn move_words(body: &mut [u8], from: u64, by: u64, words: usize, order: Order) -> bool {
-    let to = from.wrapping_add(by);
-    debug_assert!(to.is_multiple_of(8));
-    let (src, shift, dst) = ((from / 8) as usize, from % 8, (to / 8) as usize);
-    // Each word reads 8 bytes and the first bits of the next one.
-    if words == 0 || src + 8 * words >= body.len() || dst + 8 * words > body.len() {
-        return false;
-    }
-    let p = body.as_mut_ptr();
-    let read = |at: usize| {
-        // SAFETY: every `at` below is src + 8i (i < words), whose 8 bytes
-        // are in `body` (checked above); an unaligned read of a plain integer.
-        unsafe { u64::from_le(p.add(at).cast::<u64>().read_unaligned()) }
-    };
-    let write = |at: usize, word: u64| {
-        // SAFETY: every `at` below is dst + 8i (i < words), whose 8 bytes
-        // are in `body` (checked above); an unaligned write through the
-        // pointer the reads use.
-        unsafe { p.add(at).cast::<u64>().write_unaligned(word.to_le()) };
-    };
-    // SAFETY: byte src + 8 * words is in `body` (checked above).
-    let past_last = u64::from(unsafe { *p.add(src + 8 * words) });
-    // A word: its source's 8 bytes shifted down, and the first `shift` bits
-    // of the next byte (the low byte of `next`) on top.
-    let join = |lo: u64, next: u64| (lo >> shift) | ((next << 1) << (63 - shift));
-    // Each source word is read once, before any write reaches its bytes
-    // (`order` writes below the sources still to read, moving down, and
-    // above them, moving up), and handed to its neighbour in a register.
-    match order {
-        Order::Ascending => {
-            let mut lo = read(src);
-            for i in 1..words {
-                let next = read(src + 8 * i);
-                write(dst + 8 * (i - 1), join(lo, next));
-                lo = next;
-            }
-            write(dst + 8 * (words - 1), join(lo, past_last));
+/// Sets the last `t` (0 ..= 7) bytes of `bytes` to the low bytes of `word`
+/// (the rest of it must be zeros: bits past the code).
+#[inline(always)]
+fn set_tail_word(bytes: &mut [u8], t: usize, word: u64) {
+    debug_assert!(t < 8 && word >> (8 * t) == 0, "set bits past the code");
+    let len = bytes.len();
+    match bytes.last_chunk_mut::<8>() {
+        Some(last) if t > 0 => {
+            let keep = low_mask(64 - 8 * t as u32);
+            *last = ((u64::from_le_bytes(*last) & keep) | word << (64 - 8 * t)).to_le_bytes();
         }
-        Order::Descending => {
-            let mut next = past_last;
-            for i in (0..words).rev() {
-                let lo = read(src + 8 * i);
-                write(dst + 8 * i, join(lo, next));
-                next = lo;
+        Some(_) => {}
+        None => {
+            for (i, b) in bytes[len - t..].iter_mut().enumerate() {
+                *b = (word >> (8 * i)) as u8;
             }
         }
     }
-    true
 }
 
-/// `width` (at most 64) bits from bit `at`.
-fn read_bits(bytes: &[u8], at: u64, width: u64) -> u64 {
-    read_word(bytes, at) & low_mask(width as u32)
-}
-
-/// Sets bits [at, at + width) (width at most 64) to the low bits of `value`.
-#[inline]
-fn write_bits(bytes: &mut [u8], at: u64, width: u64, value: u64) {
-    if width == 0 {
+/// Inserts the low `width` (1 ..= 63) bits of `value` at bit `at` of
+/// `bytes`: every bit from `at` up moves up by `width`, and the top `width`
+/// bits, which must be zeros, drop out. One pass up the 8-byte words from
+/// `at`'s (a shorter one last), each read before it is written and its
+/// top bits carried into the next.
+fn insert_bits(bytes: &mut [u8], at: u64, width: u64, value: u64) {
+    debug_assert!((1..64).contains(&width) && at < bytes.len() as u64 * 8);
+    let from = (at / 64) as usize * 8;
+    if from >= bytes.len() {
         return;
     }
-    let (byte, shift) = ((at / 8) as usize, at % 8);
-    // Within one 8-byte window (most writes): one word read and written.
-    // The window starts at the field's byte, or ends with the code.
-    let base = byte.min(bytes.len().saturating_sub(8));
-    let from = at - 8 * base as u64;
-    if let (true, Some(window)) =
-        (from + width <= 64, bytes.get_mut(base..).and_then(|b| b.first_chunk_mut::<8>()))
-    {
-        let mask = low_mask(width as u32) << from;
-        let old = u64::from_le_bytes(*window);
-        *window = ((old & !mask) | (value << from & mask)).to_le_bytes();
-        return;
-    }
-    write_bits_spanning(bytes, byte, shift, width, value);
+    let t = (bytes.len() - from) % 8;
+    let (s, keep) = (at % 64, low_mask((at % 64) as u32));
+    // The first word: its bits below `at` stay, the value goes in at `at`.
+    let first = |word: u64| {
+        let moved =
+            (u128::from(word & !keep) << width) | (u128::from(value & low_mask(width as u32)) << s);
+        ((word & keep) | moved as u64, (moved >> 64) as u64)
+    };
+    let next = |word: u64, carry: u64| ((word << width) | carry, word >> (64 - width));
+    let mut words = bytes[from..].chunks_exact_mut(8);
+    let carry = match words.next() {
+        Some(head) => {
+            let (word, mut carry) = first(word_of(head));
+            head.copy_from_slice(&word.to_le_bytes());
+            for w in words {
+                let (word, c) = next(word_of(w), carry);
+                w.copy_from_slice(&word.to_le_bytes());
+                carry = c;
+            }
+            if t > 0 {
+                let (word, c) = next(tail_word(bytes, t), carry);
+                set_tail_word(bytes, t, word);
+                carry = c;
+            }
+            carry
+        }
+        None => {
+            let (word, carry) = first(tail_word(bytes, t));
+            set_tail_word(bytes, t, word & low_mask(8 * t as u32));
+            carry | word >> (8 * t)
+        }
+    };
+    debug_assert_eq!(carry, 0, "bits pushed past the code");
 }
 
-/// `write_bits` of a field that spans nine bytes, or in a code under eight.
-#[inline(never)]
-fn write_bits_spanning(bytes: &mut [u8], byte: usize, shift: u64, width: u64, value: u64) {
-    let span = (shift + width).div_ceil(8) as usize;
-    let mut word = [0u8; 16];
-    word[..span].copy_from_slice(&bytes[byte..byte + span]);
-    let mask = u128::from(low_mask(width as u32)) << shift;
-    let bits = (u128::from_le_bytes(word) & !mask) | (u128::from(value) << shift & mask);
-    bytes[byte..byte + span].copy_from_slice(&bits.to_le_bytes()[..span]);
+/// Removes bits [at, at + width) (width 1 ..= 63) of `bytes`: every bit
+/// above moves down by `width`, and zeros fill the top. One pass down the
+/// 8-byte words to `at`'s (a shorter one first), each read before it is
+/// written and its low bits carried to the top of the one below.
+fn remove_bits(bytes: &mut [u8], at: u64, width: u64) {
+    debug_assert!((1..64).contains(&width) && at < bytes.len() as u64 * 8);
+    let from = (at / 64) as usize * 8;
+    if from >= bytes.len() {
+        return;
+    }
+    let t = (bytes.len() - from) % 8;
+    let keep = low_mask((at % 64) as u32);
+    let next = |word: u64, carry: u64| ((word >> width) | carry, word << (64 - width));
+    // The first word: its bits below `at` stay.
+    let first = |word: u64, carry: u64| (word & keep) | (next(word, carry).0 & !keep);
+    if bytes.len() - from < 8 {
+        let word = first(tail_word(bytes, t), 0);
+        set_tail_word(bytes, t, word);
+        return;
+    }
+    let mut carry = 0;
+    if t > 0 {
+        let (word, c) = next(tail_word(bytes, t), 0);
+        set_tail_word(bytes, t, word);
+        carry = c;
+    }
+    let mut words = bytes[from..].chunks_exact_mut(8);
+    if let Some(head) = words.next() {
+        for w in words.rev() {
+            let (word, c) = next(word_of(w), carry);
+            w.copy_from_slice(&word.to_le_bytes());
+            carry = c;
+        }
+        head.copy_from_slice(&first(word_of(head), carry).to_le_bytes());
+    }
 }
 
 /// Inserts `id` into the run coded in `code`, writing the new code to `out`:
@@ -1089,34 +1048,37 @@ mod tests {
         }
 
         #[test]
-        fn moves_exactly_the_bits_asked(
+        fn bits_go_in_and_out_exactly(
             bytes in prop::collection::vec(any::<u8>(), 1..48),
-            from in 0u64..384, len in 0u64..384, by in 0u64..64, up in any::<bool>(),
+            at in any::<prop::sample::Index>(), width in 1u64..64, value in any::<u64>(),
         ) {
-            let bits = bytes.len() as u64 * 8;
-            let get = |b: &[u8], i: u64| b[(i / 8) as usize] >> (i % 8) & 1;
-            // Ranges that fit the bytes before and after the move.
-            let (lo, hi) = if up { (0, bits.saturating_sub(by)) } else { (by.min(bits), bits) };
-            let from = from.clamp(lo, hi);
-            let to = (from + len).min(hi);
-            let mut want = bytes.clone();
-            let mut got = bytes.clone();
-            if up {
-                for i in (from..to).rev() {
-                    let v = get(&want, i);
-                    let (j, m) = (((i + by) / 8) as usize, 1u8 << ((i + by) % 8));
-                    want[j] = if v == 1 { want[j] | m } else { want[j] & !m };
-                }
-                move_up(&mut got, from, to, by);
-            } else {
-                for i in from..to {
-                    let v = get(&want, i);
-                    let (j, m) = (((i - by) / 8) as usize, 1u8 << ((i - by) % 8));
-                    want[j] = if v == 1 { want[j] | m } else { want[j] & !m };
-                }
-                move_down(&mut got, from, to, by);
+            let width = width.min(bytes.len() as u64 * 8 - 1).max(1);
+            // The model: the bits as booleans, from bit 0 up.
+            let bits = |b: &[u8]| -> Vec<bool> { (0..b.len() * 8).map(|i| b[i / 8] >> (i % 8) & 1 == 1).collect() };
+            let total = bytes.len() * 8;
+            let at = at.index(total - width as usize + 1);
+            // The top `width` bits are zeros, as past a code.
+            let mut start = bytes;
+            for i in total - width as usize..total {
+                start[i / 8] &= !(1 << (i % 8));
             }
-            prop_assert_eq!(got, want);
+            let mut want = bits(&start);
+            for j in 0..width {
+                want.insert(at + j as usize, value >> j & 1 == 1);
+            }
+            want.truncate(total);
+            let mut got = start.clone();
+            insert_bits(&mut got, at as u64, width, value);
+            prop_assert_eq!(bits(&got), want);
+            // Removing them gives the start back.
+            remove_bits(&mut got, at as u64, width);
+            prop_assert_eq!(&got, &start);
+            // And removing from the start drops its bits there, zeros at the top.
+            let mut want = bits(&start);
+            want.drain(at..at + width as usize);
+            want.resize(total, false);
+            remove_bits(&mut start, at as u64, width);
+            prop_assert_eq!(bits(&start), want);
         }
 
         #[test]
