@@ -712,8 +712,17 @@ fn removal(run: &Run<'_>, id: u64, k: Option<u64>, max_old: u64) -> Edit {
 /// old code; after, its first `shift.len` bytes are the new code (a remove
 /// leaves bytes past them, which are not the code's).
 pub fn apply(buf: &mut [u8], shift: &Shift) {
+    let l = u32::from(buf[2]);
+    apply_to_body(&mut buf[HEADER..], l, shift);
+    buf[..2].copy_from_slice(&(shift.n as u16).to_le_bytes());
+}
+
+/// Applies `shift`, planned on a run of low-bit width `l`, to the run's
+/// body (the bits after its header) in place: `body` holds the old body and
+/// the new one, zeros past the old one (and keeps zeros past the new one).
+pub fn apply_to_body(body: &mut [u8], l: u32, shift: &Shift) {
     let Shift { insert, k, offset, max_old, n, len, .. } = *shift;
-    let l = u64::from(buf[2]);
+    let l = u64::from(l);
     // The old run's offsets: one ID fewer than now for an insert, one more for a remove.
     let m = if insert { n as u64 - 2 } else { n as u64 };
     let low_len = m * l;
@@ -722,7 +731,7 @@ pub fn apply(buf: &mut [u8], shift: &Shift) {
     if insert {
         // The ID's low bits go in at index k; then its one, which the
         // low bits pushed up by l, goes in among the high parts.
-        let body = &mut buf[HEADER..len];
+        let body = &mut body[..len - HEADER];
         if l > 0 {
             insert_bits(body, k * l, l, offset & low_mask(l as u32));
         }
@@ -730,13 +739,12 @@ pub fn apply(buf: &mut [u8], shift: &Shift) {
     } else {
         // The one goes first (it lies above the low bits), then the low bits.
         let old_bits = low_len + high_bits_len(m, max_old, l as u32);
-        let body = &mut buf[HEADER..HEADER + old_bits.div_ceil(8) as usize];
+        let body = &mut body[..old_bits.div_ceil(8) as usize];
         remove_bits(body, one, 1);
         if l > 0 {
             remove_bits(body, k * l, l);
         }
     }
-    buf[..2].copy_from_slice(&(n as u16).to_le_bytes());
 }
 
 /// An 8-byte chunk as a little-endian word.

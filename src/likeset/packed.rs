@@ -321,11 +321,14 @@ fn layout(header: usize, body: usize) -> Layout {
 
 /// A short code's length field: n - 1, the low-bit width, the first ID's top bits.
 fn short_field(run: &Run<'_>) -> usize {
-    let top = run.first() >> (8 * SHORT_FIRST_BYTES);
-    debug_assert!((2..=SHORT_MAX).contains(&run.len()) && top < 1 << 7);
-    (run.len() - 1)
-        | (run.low_width() as usize) << SHORT_L_SHIFT
-        | (top as usize) << SHORT_TOP_SHIFT
+    short_field_of(run.len(), run.low_width(), run.first())
+}
+
+/// A short code's length field for `n` IDs of low-bit width `l` from `first`.
+fn short_field_of(n: usize, l: u32, first: u64) -> usize {
+    let top = first >> (8 * SHORT_FIRST_BYTES);
+    debug_assert!((2..=SHORT_MAX).contains(&n) && top < 1 << 7);
+    (n - 1) | (l as usize) << SHORT_L_SHIFT | (top as usize) << SHORT_TOP_SHIFT
 }
 
 /// The IDs after a short code's first: (n - 1, low-bit width) from its length field.
@@ -736,6 +739,9 @@ impl Packed {
             Edit::Shift(shift) if self.kind() == KIND_CODED && self.shift_code(&shift) => {
                 return true
             }
+            Edit::Shift(shift) if self.kind() == KIND_SHORT && self.shift_short(&shift) => {
+                return true
+            }
             Edit::Shift(_) | Edit::Recode | Edit::Refused => {}
         }
         ef_run::with_scratch(|out| {
@@ -808,6 +814,26 @@ impl Packed {
             ef_run::apply(self.body_mut(), shift);
             self.resize(shift.len);
         }
+        true
+    }
+
+    /// Applies `shift`, planned on the short code, in place when the IDs
+    /// stay a short code (as `from_sorted` would make them) in a block of
+    /// the same size: no copy of the code in and out. Whether it did (else
+    /// nothing changed).
+    fn shift_short(&mut self, shift: &Shift) -> bool {
+        let Some(run) = self.run() else { return false };
+        let (first, l) = (run.first(), run.low_width());
+        let code = shift.len - SHORT_SAVES;
+        let (h, size) = (self.header(), self.header() + self.body_len());
+        if body_for(shift.n, first, first + shift.max_offset()).0 != Body::Short(code)
+            || layout(h, code).size() != size
+        {
+            return false;
+        }
+        ef_run::apply_to_body(&mut self.body_mut()[SHORT_FIRST_BYTES..], l, shift);
+        let field = short_field_of(shift.n, l, first);
+        self.set_len_field(short_in_class(h, field, size));
         true
     }
 
