@@ -22,7 +22,8 @@ Data: 10,000 items of 100 users from [0, 10,000) + 10^12 (as the throughput sect
 a SET per item; for reactions, 2-kind (like/dislike) and 7-kind families, each item a REACT key and the
 two hashes of the native way (user -> kind, kind -> count) updated by the Lua script of the reactions
 section. A REACT.STATUS / LIKE.STATUS request covers 50 items; its native twin is 50 HGETALL + 50 HGET
-(50 SCARD + 50 SISMEMBER), per item.
+(50 SCARD + 50 SISMEMBER), per item. The growing-keys row: 200 more keys (and SETs) of 100 users, each
+taking 100 new users, round robin, so that its figure includes the size checks a growing key passes.
 
 --big-keys: instead, 10 LIKE keys and 10 SETs of 100,000 random 32-bit IDs each (a like-set of
 coded blocks, where a write shifts one block's bits), and LIKE.HAS / ADD / DEL / TOGGLE against
@@ -72,6 +73,24 @@ def load(r, rng):
     p.execute()
 
 
+GROWING_KEYS = 200
+
+
+def load_growing(r, n):
+    """GROWING_KEYS LIKE keys and SETs of USERS users from [0, ITEMS) + 10^12; returns the n IDs the
+    growing row adds, round robin over the keys: each key's next users, new to it. Its own random
+    stream, so the other rows' data stay as they were."""
+    rng = random.Random(20261204)
+    per_key = n // GROWING_KEYS + 1
+    adds = []
+    for k in range(GROWING_KEYS):
+        users = [uid(x) for x in rng.sample(range(ITEMS), USERS + per_key)]
+        r.execute_command("LIKE.ADD", f"lg:{k}", *users[:USERS])
+        r.execute_command("SADD", f"sg:{k}", *users[:USERS])
+        adds.append(users[USERS:])
+    return [adds[i % GROWING_KEYS][i // GROWING_KEYS] for i in range(n)]
+
+
 def standard_pairs(r, rng, n):
     """The rows over 10,000 items of 100 users: (name, module stream, native stream, requests)."""
     load(r, rng)
@@ -80,6 +99,7 @@ def standard_pairs(r, rng, n):
     keys = [rng.randrange(ITEMS) for _ in range(n)]
     feeds = [[rng.randrange(ITEMS) for _ in range(FEED)] for _ in range(n // FEED)]
     writes = [(rng.randrange(max(1, n * 2 // 25)), uid(rng.randrange(100_000))) for _ in range(n)]
+    growing = load_growing(r, n)
 
     def single(fmt):
         return lambda: (fmt(keys[i], ids[i], i) for i in range(n))
@@ -104,6 +124,12 @@ def standard_pairs(r, rng, n):
         ("LIKE.ADD / SADD (small keys, as bench/run.sh's throughput writes)",
          single(lambda k, u, i: ("LIKE.ADD", f"lw:{writes[i][0]}", writes[i][1])),
          single(lambda k, u, i: ("SADD", f"sw:{writes[i][0]}", writes[i][1])), n),
+        # Keys of 100 likes that each take 100 more, round robin (a post gaining likes): the
+        # rows above give a key ~2 writes, so they rarely reach a form's size check (at
+        # every 1/8 of a set's growth); here each key passes four, at 112, 128, 160 and 192.
+        ("LIKE.ADD / SADD (keys growing from 100 to 200 likes)",
+         single(lambda k, u, i: ("LIKE.ADD", f"lg:{i % GROWING_KEYS}", growing[i])),
+         single(lambda k, u, i: ("SADD", f"sg:{i % GROWING_KEYS}", growing[i])), n),
         # Above every ID of the key (a range twice as wide: the block's low-bit width
         # changes, and so it does when the ID goes again): the costliest write of a coded block.
         ("LIKE.ADD / SADD (100 likes, a new highest ID)",
