@@ -223,7 +223,7 @@ fn reform(repr: &mut Repr, policy: &Policy, forced: bool, by_blocks: bool, growi
     let (sizes, current_bytes) = match quick {
         Some(quick) => quick,
         None => {
-            let sizes = measure(form, policy);
+            let sizes = measure(repr, policy);
             // A roaring set is compared by the same estimate as the others:
             // measured against its real heap, which the estimate undercounts
             // (its stores), it would be left on the next check for the form
@@ -310,19 +310,37 @@ type Sizes = Vec<(Encoding, usize)>;
 
 /// What each multi-ID form other than `single` would take for these IDs:
 /// packed only up to `packed_max`.
-fn measure(form: &dyn Form, policy: &Policy) -> Sizes {
+fn measure(repr: &Repr, policy: &Policy) -> Sizes {
+    let Some(form) = repr.form() else { return Sizes::new() };
     let len = form.len() as usize;
+    // IDs that fit one block (a packed set's coded run, as a rule) cut no
+    // second one: a run's bits do not decrease as its count or its range
+    // grows (`encoded_len_of_never_decreases`), so no prefix outgrows a
+    // block the whole fits. Their `elias-fano` size needs no pass.
+    let one_block = match repr {
+        Repr::Packed(p) => p.run().map(|run| (run.len() as u64, run.first(), run.last())),
+        _ => None,
+    }
+    .filter(|&(n, first, last)| elias_fano::block_fits(n, first, last));
     let mut ef = EfEstimate::default();
     let mut roaring = RoaringEstimate::default();
     let (mut first, mut max) = (None, 0);
     form.visit_from(0, &mut |id| {
-        ef.push(id);
+        if one_block.is_none() {
+            ef.push(id);
+        }
         roaring.push(id);
         first.get_or_insert(id);
         max = id;
         ControlFlow::Continue(())
     });
-    let mut sizes = vec![(Encoding::EliasFano, ef.finish()), (Encoding::Roaring, roaring.finish())];
+    let ef = match one_block {
+        Some((n, first, last)) => {
+            EliasFano::bytes_for(1, allocated(ef_run::encoded_len_of(n, first, last)))
+        }
+        None => ef.finish(),
+    };
+    let mut sizes = vec![(Encoding::EliasFano, ef), (Encoding::Roaring, roaring.finish())];
     if len <= policy.packed_max {
         sizes.push((
             Encoding::Packed,
@@ -588,6 +606,35 @@ mod tests {
         }
 
         #[test]
+        fn encoded_len_of_never_decreases(n in 1u64..70_000, first in 0u64..(1 << 62), range in 0u64..(1 << 62)) {
+            // What `measure`'s one-block shortcut rests on: more IDs, or a wider
+            // range, never code shorter.
+            let last = first + range.max(n - 1);
+            let len = ef_run::encoded_len_of(n, first, last);
+            prop_assert!(len <= ef_run::encoded_len_of(n + 1, first, last + 1));
+            prop_assert!(len <= ef_run::encoded_len_of(n, first, last + 1));
+            if range >= n {
+                prop_assert!(len <= ef_run::encoded_len_of(n + 1, first, last));
+            }
+        }
+
+        #[test]
+        fn one_block_measures_as_the_pass_does(ids in ids(), extra in 0usize..400) {
+            // Up to ~500 IDs, most past BLOCK_SURE_FIT, where the pass checks each ID.
+            let ids: Vec<u64> = ids
+                .iter()
+                .copied()
+                .chain((1..=extra as u64).map(|i| ids[ids.len() - 1] + i * 3))
+                .collect();
+            let policy = Policy::default();
+            let packed = Repr::Packed(Packed::from_sorted(&ids, Activity::default()));
+            prop_assume!(matches!(&packed, Repr::Packed(p) if p.run().is_some()));
+            // The same IDs as an elias-fano set: measured by the pass.
+            let visited = Repr::EliasFano(EliasFano::from_sorted(&ids, Activity::default()));
+            prop_assert_eq!(measure(&packed, &policy), measure(&visited, &policy));
+        }
+
+        #[test]
         fn small_packed_sizes_decide_as_measure_does(
             ids in ids(),
             growing in any::<bool>(),
@@ -606,8 +653,7 @@ mod tests {
                 prop_assert!(ids.len() as u64 > elias_fano::BLOCK_SURE_FIT || ids.len() > 60);
                 return Ok(());
             };
-            let form = repr.form().unwrap();
-            let full = measure(form, &policy);
+            let full = measure(&repr, &policy);
             for &(e, bytes) in &quick {
                 prop_assert_eq!(full.iter().find(|&&(f, _)| f == e).map(|&(_, b)| b), Some(bytes));
             }
