@@ -825,7 +825,8 @@ impl Packed {
         let Some(run) = self.run() else { return false };
         let (first, l) = (run.first(), run.low_width());
         let code = shift.len - SHORT_SAVES;
-        let (h, size) = (self.header(), self.header() + self.body_len());
+        let h = self.header();
+        let size = h + self.body_len();
         if body_for(shift.n, first, first + shift.max_offset()).0 != Body::Short(code)
             || layout(h, code).size() != size
         {
