@@ -15,6 +15,10 @@
 use std::cell::RefCell;
 use std::thread::LocalKey;
 
+#[cfg(target_arch = "x86_64")]
+use super::select::Level;
+use super::select::{self, select64};
+
 /// Header bytes of a coded run.
 pub const HEADER: usize = 11;
 
@@ -195,48 +199,6 @@ fn low_mask(l: u32) -> u64 {
         (1u64 << l) - 1
     }
 }
-
-/// Position of the set bit of rank `rank` (0-based) in `x`, which has more
-/// than `rank` set bits: the bytes' running counts in one multiply find its
-/// byte (Vigna's broadword select), then `SELECT_IN_BYTE` finds it there.
-#[inline]
-fn select64(x: u64, rank: u32) -> u32 {
-    debug_assert!(x.count_ones() > rank);
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const TOPS: u64 = 0x8080_8080_8080_8080;
-    let mut s = x - ((x >> 1) & 0x5555_5555_5555_5555);
-    s = (s & 0x3333_3333_3333_3333) + ((s >> 2) & 0x3333_3333_3333_3333);
-    s = (s + (s >> 4)) & 0x0F0F_0F0F_0F0F_0F0F;
-    // Byte i: the set bits of bytes 0 ..= i (at most 64: no carries).
-    let sums = s.wrapping_mul(ONES);
-    // Byte i's top bit: the wanted bit lies past byte i.
-    let past = (((u64::from(rank) * ONES) | TOPS) - sums) & TOPS;
-    // The bytes past which it lies are the low ones (the sums ascend): the
-    // highest top bit set ends them.
-    let shift = 64 - past.leading_zeros();
-    let before = ((sums << 8) >> shift) & 0xFF;
-    let byte = (x >> shift) & 0xFF;
-    shift + u32::from(SELECT_IN_BYTE[byte as usize][(u64::from(rank) - before) as usize])
-}
-
-/// `SELECT_IN_BYTE[b][r]`: the position of the set bit of rank r in byte b
-/// (8 when b has no more than r set bits).
-static SELECT_IN_BYTE: [[u8; 8]; 256] = {
-    let mut table = [[8u8; 8]; 256];
-    let mut b = 0;
-    while b < 256 {
-        let (mut bit, mut rank) = (0, 0);
-        while bit < 8 {
-            if b >> bit & 1 == 1 {
-                table[b][rank] = bit as u8;
-                rank += 1;
-            }
-            bit += 1;
-        }
-        b += 1;
-    }
-    table
-};
 
 /// Fixed-width values read in order.
 struct BitSource<'a> {
@@ -491,12 +453,17 @@ impl<'a> Run<'a> {
     #[inline]
     fn search(&self, offset: u64) -> Result<u64, u64> {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("popcnt") {
-            // SAFETY: this CPU has POPCNT (just checked), the one feature
+        match select::level() {
+            // SAFETY: this CPU has POPCNT and a fast PDEP (detected), the
+            // features `search_pdep` is compiled for.
+            Level::Pdep => return unsafe { self.search_pdep(offset) },
+            // SAFETY: this CPU has POPCNT (detected), the one feature
             // `search_popcnt` is compiled for.
-            return unsafe { self.search_popcnt(offset) };
+            Level::Popcnt => return unsafe { self.search_popcnt(offset) },
+            Level::Base => {}
         }
-        self.search_in(offset)
+        // SAFETY: without PDEP, `search_in` asks nothing of the CPU.
+        unsafe { self.search_in::<false>(offset) }
     }
 
     /// `search` compiled for POPCNT (in every x86-64 CPU since 2008; the
@@ -508,50 +475,101 @@ impl<'a> Run<'a> {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "popcnt")]
     unsafe fn search_popcnt(&self, offset: u64) -> Result<u64, u64> {
-        self.search_in(offset)
+        // SAFETY: without PDEP, `search_in` asks nothing of the CPU.
+        unsafe { self.search_in::<false>(offset) }
     }
 
+    /// `search` compiled for POPCNT and BMI2, selecting by PDEP.
+    ///
+    /// # Safety
+    /// The CPU must have POPCNT and BMI2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "popcnt,bmi2")]
+    unsafe fn search_pdep(&self, offset: u64) -> Result<u64, u64> {
+        // SAFETY: the caller's contract: this CPU has BMI2.
+        unsafe { self.search_in::<true>(offset) }
+    }
+
+    /// The search, selecting by PDEP when `PDEP`.
+    ///
+    /// # Safety
+    /// With `PDEP`, the CPU must have BMI2.
     #[inline(always)]
-    fn search_in(&self, offset: u64) -> Result<u64, u64> {
+    unsafe fn search_in<const PDEP: bool>(&self, offset: u64) -> Result<u64, u64> {
         let (high, low) = (offset >> self.l, offset & low_mask(self.l));
         let m = (self.n - 1) as u64;
-        let end = self.body.len() as u64 * 8;
+        let low_len = m * u64::from(self.l);
         // Zeros end buckets: the offsets with high part `high` are the ones
-        // that follow the high-th zero. `index` counts the ones passed.
-        let (mut at, mut index) = (m * u64::from(self.l), 0u64);
-        let mut zeros = 0u64;
-        while zeros < high {
-            if at >= end || index >= m {
-                return Err(m);
+        // that follow the high-th zero; `index` counts the ones before it.
+        // `bits`: the `valid` bits from `at` on (zeros past them).
+        let (mut at, mut index, mut bits, mut valid) = if high == 0 {
+            (low_len, 0, read_word(self.body, low_len), 64)
+        } else {
+            // SAFETY: the caller's contract, passed on.
+            let found = unsafe { self.select_zero::<PDEP>(low_len, high) };
+            let Some((zero, word)) = found else { return Err(m) };
+            // Before the zero lie high - 1 zeros and `index` ones; its word
+            // holds the bits after it up to the word's end.
+            let pos = zero % 64;
+            (zero + 1, (zero - low_len).saturating_sub(high - 1), (word >> pos) >> 1, 63 - pos)
+        };
+        // The bucket: the ones from `at`, whose offsets `index`.. ascend
+        // (bits past the body read as zeros and end it).
+        loop {
+            let ones = u64::from(bits.trailing_ones());
+            for _ in 0..ones.min(m.saturating_sub(index)) {
+                let l = self.low(index);
+                if l >= low {
+                    return if l == low { Ok(index) } else { Err(index) };
+                }
+                index += 1;
             }
-            let word = read_word(self.body, at);
-            let zeros_here = u64::from(word.count_zeros());
-            if zeros + zeros_here < high {
-                zeros += zeros_here;
-                index += 64 - zeros_here;
-                at += 64;
-                continue;
+            if ones < valid || index >= m {
+                return Err(index.min(m));
             }
-            // The high-th zero is in this word.
-            let rank = (high - zeros - 1) as u32;
-            let pos = select64(!word, rank);
-            index += u64::from(pos - rank);
-            at += u64::from(pos) + 1;
-            zeros = high;
+            at += ones;
+            (bits, valid) = (read_word(self.body, at), 64);
         }
-        // The bucket: consecutive ones from `at`, offsets `index`.. in order.
-        while index < m && at < end && self.bit(at) {
-            let l = self.low(index);
-            if l == low {
-                return Ok(index);
+    }
+
+    /// The body's bit position of the `rank`-th (1-based) zero at or past
+    /// bit `from`, and the bits of its 8-byte word (those below `from` read
+    /// as ones): counted over whole words of the body, one load and one
+    /// count each. None past the body. Bits past the body read as zeros: a
+    /// rank past the code's own zeros lands after all its ones.
+    ///
+    /// # Safety
+    /// With `PDEP`, the CPU must have BMI2.
+    #[inline(always)]
+    unsafe fn select_zero<const PDEP: bool>(&self, from: u64, rank: u64) -> Option<(u64, u64)> {
+        debug_assert!(rank > 0);
+        let mut w = (from / 64) as usize;
+        let mut zeros = !self.word(w)? & (u64::MAX << (from % 64));
+        let mut need = rank;
+        loop {
+            let here = u64::from(zeros.count_ones());
+            if here >= need {
+                // SAFETY: the caller's contract, passed on.
+                let pos =
+                    u64::from(unsafe { select::select64_by::<PDEP>(zeros, (need - 1) as u32) });
+                return Some((w as u64 * 64 + pos, !zeros));
             }
-            if l > low {
-                return Err(index);
-            }
-            index += 1;
-            at += 1;
+            need -= here;
+            w += 1;
+            zeros = !self.word(w)?;
         }
-        Err(index.min(m))
+    }
+
+    /// The body's `w`-th 8-byte word (its last, short one padded with
+    /// zeros); None past the body.
+    #[inline(always)]
+    fn word(&self, w: usize) -> Option<u64> {
+        let at = w * 8;
+        match self.body.get(at..at + 8) {
+            Some(chunk) => Some(word_of(chunk)),
+            None if at < self.body.len() => Some(tail_word(self.body, self.body.len() - at)),
+            None => None,
+        }
     }
 
     /// Offset `i` (0-based among the n-1 offsets; i < n-1).
@@ -1028,22 +1046,24 @@ mod tests {
         }
 
         #[test]
-        fn search_without_popcnt_agrees(ids in run_ids(1), probes in prop::collection::vec(run_id(), 1..50)) {
-            // The build for CPUs without POPCNT runs `search_in` as compiled
-            // for the baseline target; this CPU may take `search_popcnt`.
+        fn every_search_finds_what_a_sorted_list_does(ids in run_ids(1), probes in prop::collection::vec(run_id(), 1..50)) {
+            // Each build this CPU can run (the baseline's, POPCNT's, PDEP's)
+            // places an offset where a binary search of the offsets does.
             let code = coded(&ids);
             let run = Run::trusted(&code);
-            for offset in probes.into_iter().chain(ids.iter().map(|&id| id - ids[0])).filter(|&o| o > 0) {
-                prop_assert_eq!(run.search_in(offset), run.search(offset));
+            let offsets: Vec<u64> = ids[1..].iter().map(|&id| id - ids[0]).collect();
+            let near = offsets.iter().flat_map(|&o| [o - 1, o, o.saturating_add(1)]);
+            for offset in probes.into_iter().chain(near).filter(|&o| o > 0) {
+                let want = offsets.binary_search(&offset).map(|i| i as u64).map_err(|i| i as u64);
+                prop_assert_eq!(run.search(offset), want);
+                // SAFETY: without PDEP, `search_in` asks nothing of the CPU.
+                prop_assert_eq!(unsafe { run.search_in::<false>(offset) }, want);
+                #[cfg(target_arch = "x86_64")]
+                if std::arch::is_x86_feature_detected!("popcnt") && std::arch::is_x86_feature_detected!("bmi2") {
+                    // SAFETY: this CPU has POPCNT and BMI2 (just checked).
+                    prop_assert_eq!(unsafe { run.search_pdep(offset) }, want);
+                }
             }
-        }
-
-        #[test]
-        fn select_finds_the_ranked_bit(x in 1..=u64::MAX, rank in 0u32..64) {
-            // A rank the word has (no rejected cases at any case count).
-            let rank = rank % x.count_ones();
-            let naive = (0..64).filter(|b| x >> b & 1 == 1).nth(rank as usize);
-            prop_assert_eq!(Some(select64(x, rank)), naive);
         }
 
         #[test]

@@ -14,6 +14,7 @@ mod elias_fano;
 mod packed;
 mod policy;
 mod roaring;
+mod select;
 mod single;
 
 use std::fmt;
