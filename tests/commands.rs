@@ -157,6 +157,62 @@ fn status_gives_count_and_liked_per_key() {
     assert_eq!(value_ints(&items[0]).unwrap(), vec![1, 1]);
 }
 
+/// LIKE.STATUS and LIKE.MCOUNT over more keys than one batch of keys opened together (128),
+/// each of every form (one like, a few, a big sparse set, a dense run, a key with a dislike
+/// too, a missing one): every element as the one-key commands answer it, and WRONGTYPE from a
+/// key in any batch fails the whole command with the connection in step.
+#[test]
+fn status_and_mcount_over_many_keys_of_every_form() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    let user = 1_700_000_000_123_456_789u64;
+    ok(&mut c, &["LIKE.ADD", "one", "42"]);
+    ok(&mut c, &["LIKE.ADD", "few", "3", "5", "8", &user.to_string()]);
+    let mut sparse: Vec<u64> =
+        (0..20_000u64).map(|i| user - 7_000_000 * 10_000 + i * 7_000_003).collect();
+    sparse.push(user);
+    add_many(&mut c, "sparse", &sparse, 5000);
+    let dense: Vec<u64> = (1..=70_000).collect();
+    add_many(&mut c, "dense", &dense, 5000);
+    ok(&mut c, &["REACT.SET", "mixed", &user.to_string(), "dislike"]);
+    ok(&mut c, &["LIKE.ADD", "mixed", "9", "10"]);
+    let keys = ["one", "few", "sparse", "dense", "mixed", "missing"];
+    let want: Vec<Vec<i64>> = keys
+        .iter()
+        .map(|k| vec![count(&mut c, k), int(&mut c, &["LIKE.HAS", k, &user.to_string()])])
+        .collect();
+    assert_eq!(want, [[1, 0], [4, 1], [20_001, 1], [70_000, 0], [2, 0], [0, 0]]);
+    let forms: Vec<String> =
+        keys[..4].iter().map(|k| as_str(&like_info(&mut c, k)["encoding"]).unwrap()).collect();
+    assert_eq!(forms, ["single", "packed", "elias-fano", "roaring"]);
+    for n in [1, 127, 128, 129, 300] {
+        let picked: Vec<&str> = (0..n).map(|i| keys[i % keys.len()]).collect();
+        let mut args = vec![s("LIKE.STATUS"), s(user)];
+        args.extend(picked.iter().map(s));
+        let v = ok(&mut c, &args);
+        let Value::Array(items) = &v else { panic!("LIKE.STATUS: {v:?}") };
+        assert_eq!(items.len(), n);
+        for (i, item) in items.iter().enumerate() {
+            assert_eq!(value_ints(item).as_ref(), Some(&want[i % keys.len()]), "{n} keys, key {i}");
+        }
+        let mut args = vec![s("LIKE.MCOUNT")];
+        args.extend(picked.iter().map(s));
+        let counts: Vec<i64> = (0..n).map(|i| want[i % keys.len()][0]).collect();
+        assert_eq!(ints(&mut c, &args), counts, "LIKE.MCOUNT of {n} keys");
+    }
+    ok(&mut c, &["SET", "str", "x"]);
+    for at in [0, 127, 128, 200, 299] {
+        let mut keys_with_str: Vec<String> = (0..300).map(|i| s(keys[i % keys.len()])).collect();
+        keys_with_str[at] = s("str");
+        for head in [vec![s("LIKE.STATUS"), s(user)], vec![s("LIKE.MCOUNT")]] {
+            let args: Vec<String> = head.into_iter().chain(keys_with_str.iter().cloned()).collect();
+            let e = err(&mut c, &args);
+            assert!(e.starts_with(WRONGTYPE), "str at {at}: {e}");
+            assert_eq!(count(&mut c, "few"), 4, "in step after the error");
+        }
+    }
+}
+
 // ---------------------------------------------------------------- USERS --
 
 #[test]

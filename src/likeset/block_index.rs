@@ -13,6 +13,7 @@
 
 use super::block_code::BlockCode;
 use super::ef_run::{self, Shift};
+use super::prefetch;
 
 /// Most blocks per group (a split or a removal moves at most this many
 /// entries; a lookup fetches a group's 32 first IDs and codes, 12 cache lines).
@@ -252,20 +253,6 @@ impl Blocks {
     pub fn allocations(&self) -> usize {
         2 + 2 * self.groups.len() + self.len
     }
-}
-
-/// Asks the CPU to bring the cache line of `p` in (a hint: any address,
-/// no fault, nothing read).
-#[inline(always)]
-fn prefetch(p: *const u8) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        // SAFETY: a prefetch reads nothing and cannot fault, whatever the address.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast()) };
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
 }
 
 /// `prefetch` of every cache line of `items`.

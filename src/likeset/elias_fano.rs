@@ -17,7 +17,7 @@ use super::activity::{Activity, ActivityRef};
 use super::block_code::BlockCode;
 use super::block_index::{At, Blocks};
 use super::ef_run::{self, Edit, Run, Shift};
-use super::{allocated, Encoding, Form, Stored, StoredForm};
+use super::{allocated, prefetch, Encoding, Form, Stored, StoredForm};
 
 /// Most IDs per block (a lookup scans about 2 bits per ID of its block).
 pub const BLOCK_IDS_MAX: usize = 2048;
@@ -287,6 +287,11 @@ impl Form for EliasFano {
 
     fn contains(&self, id: u64) -> bool {
         Run::trusted(self.0.blocks.code(self.0.blocks.locate(id))).contains(id)
+    }
+
+    fn prefetch(&self) {
+        // The count and the index's top, where every read starts.
+        prefetch(std::ptr::from_ref::<Inner>(&self.0).cast());
     }
 
     fn insert(&mut self, id: u64) -> Option<bool> {

@@ -21,7 +21,7 @@ use std::fmt;
 pub use kind::{Kind, KindError, KIND_BYTES_MAX, LIKE};
 pub use table::ReactionTable;
 
-use crate::likeset::{Encoding, LikeSet, Policy, Rate, MAX_ID};
+use crate::likeset::{prefetch, Encoding, LikeSet, Policy, Rate, MAX_ID};
 
 /// Most kinds a key holds (kinds with at least one user).
 pub const KINDS_MAX: usize = 16;
@@ -72,6 +72,15 @@ impl From<LikeSet> for Reactions {
 impl Reactions {
     pub fn new() -> Reactions {
         Reactions::default()
+    }
+
+    /// Asks the CPU for the memory a read of the value starts with
+    /// (`LikeSet::prefetch`; a table's own block).
+    pub fn prefetch(&self) {
+        match self {
+            Reactions::Likes(likes) => likes.prefetch(),
+            Reactions::Table(table) => prefetch(std::ptr::from_ref::<ReactionTable>(table).cast()),
+        }
     }
 
     /// No reaction at all (the Redis layer then deletes the key).

@@ -6,7 +6,7 @@
 //! Lifetimes carry the API's rules: an [`Arg`] lives as long as the command
 //! call, a [`Key`] no longer than the [`CommandCtx`] that opened it.
 
-use std::ffi::CString;
+use std::ffi::{c_void, CString};
 use std::marker::PhantomData;
 use std::os::raw::{c_char, c_int, c_long};
 use std::ptr::NonNull;
@@ -280,6 +280,40 @@ pub enum KeyMode {
     Write,
 }
 
+/// Runs `f` on the value in `word`, or on None.
+///
+/// # Safety
+/// `word` must be the value word of a key that is open, and stays unchanged
+/// while `f` runs.
+unsafe fn read_word<R>(word: Option<*mut c_void>, f: impl FnOnce(Option<&Reactions>) -> R) -> R {
+    match word {
+        None => f(None),
+        // SAFETY: the caller's contract: a live value of our type, unchanged
+        // while we borrow it.
+        Some(word) => unsafe { value::with_value(word, |v| f(Some(v))) },
+    }
+}
+
+/// A key open for reading, and its value word (`Key::into_value`).
+pub struct KeyValue<'ctx> {
+    word: Option<*mut c_void>,
+    _key: Key<'ctx>,
+}
+
+impl KeyValue<'_> {
+    /// Runs `f` on the key's value, or on None when the key is empty.
+    pub fn read<R>(&self, f: impl FnOnce(Option<&Reactions>) -> R) -> R {
+        // SAFETY: the word was read from the key, which stays open with
+        // self, and no key is written meanwhile (`into_value`'s contract).
+        unsafe { read_word(self.word, f) }
+    }
+
+    /// Asks the CPU for the memory a read of the value starts with.
+    pub fn prefetch(&self) {
+        self.read(|v| v.map(Reactions::prefetch));
+    }
+}
+
 /// An open key, closed on drop; it cannot outlive the command's context.
 pub struct Key<'ctx> {
     /// None: a missing key opened for reading.
@@ -287,9 +321,9 @@ pub struct Key<'ctx> {
     _ctx: PhantomData<&'ctx CommandCtx>,
 }
 
-impl Key<'_> {
+impl<'ctx> Key<'ctx> {
     /// The value word the key holds, None for an empty key, or WRONGTYPE.
-    fn value(&self) -> Result<Option<*mut std::ffi::c_void>, CmdError> {
+    fn value(&self) -> Result<Option<*mut c_void>, CmdError> {
         let Some(key) = self.key else { return Ok(None) };
         let key = key.as_ptr();
         // Our type first (the common case, one call): ModuleTypeGetType
@@ -309,11 +343,19 @@ impl Key<'_> {
 
     /// Runs `f` on the key's value, or on None when the key is empty.
     pub fn read<R>(&self, f: impl FnOnce(Option<&Reactions>) -> R) -> Result<R, CmdError> {
-        Ok(match self.value()? {
-            None => f(None),
-            // SAFETY: the key holds a live value of our type, unchanged while we borrow it.
-            Some(word) => unsafe { value::with_value(word, |set| f(Some(set))) },
-        })
+        // SAFETY: the word is the open key's value (or None), which nothing
+        // changes while we borrow it.
+        Ok(unsafe { read_word(self.value()?, f) })
+    }
+
+    /// The key with its value word looked up once (WRONGTYPE here): for a
+    /// read-only command that reads the key after it has looked up others.
+    ///
+    /// # Safety
+    /// No key may be written while the result lives (the word would go
+    /// stale): the caller is a read-only command.
+    pub unsafe fn into_value(self) -> Result<KeyValue<'ctx>, CmdError> {
+        Ok(KeyValue { word: self.value()?, _key: self })
     }
 
     /// Runs `f` on the key's value (a new empty one for an empty key) and

@@ -130,31 +130,36 @@ pub fn count(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
     Ok(())
 }
 
-/// Replies one array element per key, computed by `each` on the key's
-/// like-set (None when missing). WRONGTYPE on any key fails the whole command
-/// before anything is replied: up to `BATCH` keys are opened once and their
-/// results kept on the stack; longer lists are type-checked in a first pass.
-fn reply_per_key<T: Copy + Default>(
+/// Replies an array of one element per key, which `reply_key` replies from
+/// the key's value (None when missing). For read-only commands only.
+///
+/// WRONGTYPE on any key fails the whole command before anything is
+/// replied. Keys are opened `BATCH` at a time and each value is asked of the
+/// CPU (`prefetch`) as its key is looked up, before any is read: the misses
+/// of one key's value overlap the lookups of the next. A list longer than
+/// one batch is type-checked in a pass of its own first.
+fn reply_per_key(
     ctx: &CommandCtx,
     keys: &[Arg<'_>],
-    each: impl Fn(Option<&Reactions>) -> T,
-    reply: impl Fn(T),
+    reply_key: impl Fn(Option<&Reactions>),
 ) -> CmdResult {
     const BATCH: usize = 128;
-    let read = |k: Arg<'_>| ctx.open_key(k, KeyMode::Read).read(&each);
-    if keys.len() <= BATCH {
-        let mut results = [T::default(); BATCH];
-        for (slot, &k) in results.iter_mut().zip(keys) {
-            *slot = read(k)?;
+    if keys.len() > BATCH {
+        keys.iter().try_for_each(|&k| ctx.open_key(k, KeyMode::Read).read(|_| ()))?;
+    }
+    let mut batch = Vec::with_capacity(keys.len().min(BATCH));
+    for (i, chunk) in keys.chunks(BATCH).enumerate() {
+        batch.clear();
+        for &k in chunk {
+            // SAFETY: the callers are read-only commands: no key is written.
+            let value = unsafe { ctx.open_key(k, KeyMode::Read).into_value() }?;
+            value.prefetch();
+            batch.push(value);
         }
-        ctx.reply_array(keys.len());
-        results[..keys.len()].iter().for_each(|&r| reply(r));
-    } else {
-        keys.iter().try_for_each(|&k| read(k).map(drop))?;
-        ctx.reply_array(keys.len());
-        for &k in keys {
-            reply(read(k).unwrap_or_default());
+        if i == 0 {
+            ctx.reply_array(keys.len());
         }
+        batch.iter().for_each(|value| value.read(&reply_key));
     }
     Ok(())
 }
@@ -162,7 +167,7 @@ fn reply_per_key<T: Copy + Default>(
 /// LIKE.MCOUNT key [key ...]
 pub fn mcount(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
     let [_, keys @ ..] = args else { return Err(CmdError::WrongArity) };
-    reply_per_key(ctx, keys, |v| likes(v).map_or(0, LikeSet::len), |n| ctx.reply_u64(n))
+    reply_per_key(ctx, keys, |v| ctx.reply_u64(likes(v).map_or(0, LikeSet::len)))
 }
 
 /// LIKE.HAS key user
@@ -179,16 +184,12 @@ pub fn has(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
 pub fn status(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
     let [_, user, keys @ ..] = args else { return Err(CmdError::WrongArity) };
     let id = user_id(*user)?;
-    reply_per_key(
-        ctx,
-        keys,
-        |v| likes(v).map_or((0, false), |s| (s.len(), s.contains(id))),
-        |(n, liked)| {
-            ctx.reply_array(2);
-            ctx.reply_u64(n);
-            ctx.reply_bool(liked);
-        },
-    )
+    reply_per_key(ctx, keys, |v| {
+        let (n, liked) = likes(v).map_or((0, false), |s| (s.len(), s.contains(id)));
+        ctx.reply_array(2);
+        ctx.reply_u64(n);
+        ctx.reply_bool(liked);
+    })
 }
 
 /// The options of LIKE.USERS: `[AFTER user] [LIMIT n]`, in any order.
@@ -376,20 +377,12 @@ pub fn react_counts(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
 pub fn react_status(ctx: &CommandCtx, args: &[Arg<'_>]) -> CmdResult {
     let [_, user, keys @ ..] = args else { return Err(CmdError::WrongArity) };
     let id = user_id(*user)?;
-    // Every key is opened once and type-checked before anything is replied:
-    // WRONGTYPE on any key fails the whole command.
-    let opened: Vec<_> = keys.iter().map(|&k| ctx.open_key(k, KeyMode::Read)).collect();
-    opened.iter().try_for_each(|key| key.read(|_| ()))?;
-    ctx.reply_array(keys.len());
-    for key in &opened {
-        key.read(|v| {
-            ctx.reply_array(3);
-            ctx.reply_u64(v.map_or(0, Reactions::count_all));
-            ctx.reply_bulk_or_null(v.and_then(|v| v.get(id)));
-            reply_counts(ctx, v);
-        })?;
-    }
-    Ok(())
+    reply_per_key(ctx, keys, |v| {
+        ctx.reply_array(3);
+        ctx.reply_u64(v.map_or(0, Reactions::count_all));
+        ctx.reply_bulk_or_null(v.and_then(|v| v.get(id)));
+        reply_counts(ctx, v);
+    })
 }
 
 /// REACT.USERS key kind [AFTER user] [LIMIT n]
