@@ -105,6 +105,14 @@ impl EliasFano {
         allocated(size_of::<Inner>()) + Blocks::index_bytes_for(blocks) + coded
     }
 
+    /// Heap bytes of `n` IDs from `first` to `last` as one block, which
+    /// they must fit (`block_fits`): their size from the count and the
+    /// extremes alone.
+    pub fn one_block_bytes(n: u64, first: u64, last: u64) -> usize {
+        debug_assert!(block_fits(n, first, last));
+        EliasFano::bytes_for(1, allocated(ef_run::encoded_len_of(n, first, last)))
+    }
+
     /// Bytes of the blocks and the index (what the policy compares).
     pub fn coded_bytes(&self) -> usize {
         let blocks = &self.0.blocks;

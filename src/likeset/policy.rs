@@ -295,7 +295,7 @@ fn small_packed_sizes(repr: &Repr, policy: &Policy, growing: bool) -> Option<(Si
         return None;
     }
     let (first, last) = p.view().extremes()?;
-    let ef = EliasFano::bytes_for(1, allocated(ef_run::encoded_len_of(len as u64, first, last)));
+    let ef = EliasFano::one_block_bytes(len as u64, first, last);
     Some((
         vec![
             (Encoding::EliasFano, ef),
@@ -335,9 +335,7 @@ fn measure(repr: &Repr, policy: &Policy) -> Sizes {
         ControlFlow::Continue(())
     });
     let ef = match one_block {
-        Some((n, first, last)) => {
-            EliasFano::bytes_for(1, allocated(ef_run::encoded_len_of(n, first, last)))
-        }
+        Some((n, first, last)) => EliasFano::one_block_bytes(n, first, last),
         None => ef.finish(),
     };
     let mut sizes = vec![(Encoding::EliasFano, ef), (Encoding::Roaring, roaring.finish())];
