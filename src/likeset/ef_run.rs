@@ -15,9 +15,16 @@
 use std::cell::RefCell;
 use std::thread::LocalKey;
 
+use super::select;
 #[cfg(target_arch = "x86_64")]
 use super::select::Level;
-use super::select::{self, select64};
+
+/// Which bit `Run::select` looks for.
+#[derive(Clone, Copy)]
+enum Bit {
+    One,
+    Zero,
+}
 
 /// Header bytes of a coded run.
 pub const HEADER: usize = 11;
@@ -506,7 +513,7 @@ impl<'a> Run<'a> {
             (low_len, 0, read_word(self.body, low_len), 64)
         } else {
             // SAFETY: the caller's contract, passed on.
-            let found = unsafe { self.select_zero::<PDEP>(low_len, high) };
+            let found = unsafe { self.select::<PDEP>(low_len, high, Bit::Zero) };
             let Some((zero, word)) = found else { return Err(m) };
             // Before the zero lie high - 1 zeros and `index` ones; its word
             // holds the bits after it up to the word's end.
@@ -532,31 +539,41 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// The body's bit position of the `rank`-th (1-based) zero at or past
+    /// The body's bit position of the `rank`-th (1-based) `bit` at or past
     /// bit `from`, and the bits of its 8-byte word (those below `from` read
-    /// as ones): counted over whole words of the body, one load and one
-    /// count each. None past the body. Bits past the body read as zeros: a
-    /// rank past the code's own zeros lands after all its ones.
+    /// as the other bit): counted over whole words of the body, one load and
+    /// one count each. None past the body. Bits past the body read as
+    /// zeros: a zero's rank past the code's own lands after all its ones.
     ///
     /// # Safety
     /// With `PDEP`, the CPU must have BMI2.
     #[inline(always)]
-    unsafe fn select_zero<const PDEP: bool>(&self, from: u64, rank: u64) -> Option<(u64, u64)> {
+    unsafe fn select<const PDEP: bool>(
+        &self,
+        from: u64,
+        rank: u64,
+        bit: Bit,
+    ) -> Option<(u64, u64)> {
         debug_assert!(rank > 0);
+        // The wanted bits as ones.
+        let flip = match bit {
+            Bit::One => 0,
+            Bit::Zero => u64::MAX,
+        };
         let mut w = (from / 64) as usize;
-        let mut zeros = !self.word(w)? & (u64::MAX << (from % 64));
+        let mut found = (self.word(w)? ^ flip) & (u64::MAX << (from % 64));
         let mut need = rank;
         loop {
-            let here = u64::from(zeros.count_ones());
+            let here = u64::from(found.count_ones());
             if here >= need {
                 // SAFETY: the caller's contract, passed on.
                 let pos =
-                    u64::from(unsafe { select::select64_by::<PDEP>(zeros, (need - 1) as u32) });
-                return Some((w as u64 * 64 + pos, !zeros));
+                    u64::from(unsafe { select::select64_by::<PDEP>(found, (need - 1) as u32) });
+                return Some((w as u64 * 64 + pos, found ^ flip));
             }
             need -= here;
             w += 1;
-            zeros = !self.word(w)?;
+            found = self.word(w)? ^ flip;
         }
     }
 
@@ -574,22 +591,13 @@ impl<'a> Run<'a> {
 
     /// Offset `i` (0-based among the n-1 offsets; i < n-1).
     fn offset(&self, i: u64) -> u64 {
-        let m = (self.n - 1) as u64;
-        let low_len = m * u64::from(self.l);
-        let end = self.body.len() as u64 * 8;
-        // The (i+1)-th one of the high parts, found a word at a time.
-        let (mut at, mut ones) = (low_len, 0u64);
-        while at < end {
-            let word = read_word(self.body, at);
-            let here = u64::from(word.count_ones());
-            if ones + here > i {
-                let pos = u64::from(select64(word, (i - ones) as u32));
-                return ((at + pos - low_len - i) << self.l) | self.low(i);
-            }
-            ones += here;
-            at += 64;
+        let low_len = (self.n - 1) as u64 * u64::from(self.l);
+        // Its one among the high parts: the (i+1)-th, after `i` ones.
+        // SAFETY: without PDEP, `select` asks nothing of the CPU.
+        match unsafe { self.select::<false>(low_len, i + 1, Bit::One) } {
+            Some((one, _)) => ((one - low_len - i) << self.l) | self.low(i),
+            None => 0,
         }
-        0
     }
 
     /// The largest ID (found from the end of the code, without decoding).
