@@ -125,12 +125,14 @@ impl View<'_> {
         }
     }
 
-    /// Calls `f` with each ID from `from` on, until it breaks.
-    pub fn visit_from(&self, from: u64, f: &mut dyn FnMut(u64) -> ControlFlow<()>) {
+    /// Calls `f` with each ID from `from` on, until it breaks. Generic, so a
+    /// pass that knows the set is packed (the policy's size check) runs
+    /// without a call per ID.
+    pub fn visit_from(&self, from: u64, mut f: impl FnMut(u64) -> ControlFlow<()>) {
         fn from_array<T: Copy + Into<u64>>(
             ids: &[T],
             start: usize,
-            f: &mut dyn FnMut(u64) -> ControlFlow<()>,
+            mut f: impl FnMut(u64) -> ControlFlow<()>,
         ) {
             for &id in ids.get(start..).unwrap_or_default() {
                 if f(id.into()).is_break() {
@@ -175,7 +177,7 @@ impl View<'_> {
 
     pub fn to_vec(self) -> Vec<u64> {
         let mut ids = Vec::with_capacity(self.len());
-        self.visit_from(0, &mut |id| {
+        self.visit_from(0, |id| {
             ids.push(id);
             ControlFlow::Continue(())
         });
@@ -594,7 +596,7 @@ impl Packed {
         if cfg!(target_endian = "little") {
             out.extend_from_slice(self.body());
         } else {
-            self.view().visit_from(0, &mut |id| {
+            self.view().visit_from(0, |id: u64| {
                 out.extend_from_slice(&id.to_le_bytes()[..w]);
                 ControlFlow::Continue(())
             });
@@ -1286,7 +1288,7 @@ mod tests {
         }
         // A code with a page in the middle.
         let mut got = Vec::new();
-        p.view().visit_from(104, &mut |id| {
+        p.view().visit_from(104, |id| {
             got.push(id);
             if got.len() == 3 {
                 ControlFlow::Break(())

@@ -325,7 +325,7 @@ fn measure(repr: &Repr, policy: &Policy) -> Sizes {
     let mut ef = EfEstimate::default();
     let mut roaring = RoaringEstimate::default();
     let (mut first, mut max) = (None, 0);
-    form.visit_from(0, &mut |id| {
+    let pass = |id| {
         if one_block.is_none() {
             ef.push(id);
         }
@@ -333,7 +333,12 @@ fn measure(repr: &Repr, policy: &Policy) -> Sizes {
         first.get_or_insert(id);
         max = id;
         ControlFlow::Continue(())
-    });
+    };
+    // A packed set's pass (the common check) is inlined: no call per ID.
+    match repr {
+        Repr::Packed(p) => p.view().visit_from(0, pass),
+        _ => form.visit_from(0, &mut { pass }),
+    }
     let ef = match one_block {
         Some((n, first, last)) => EliasFano::one_block_bytes(n, first, last),
         None => ef.finish(),
