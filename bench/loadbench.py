@@ -1053,9 +1053,11 @@ LIKE_CMP = [
     ("COUNT", ["LIKE.COUNT", "lk:__rand_int__"], READ_KEYS, False),
     ("STATUS", ["LIKE.STATUS", UID] + ["lk:__rand_int__"] * STATUS_KEYS, READ_KEYS, False),
 ]
-# requests per run by P (~0.6-1 s per run at this machine's rates); quick: / 10
-LIKE_CMP_N = {1: 40_000, 16: 300_000}
-LIKE_CMP_STATUS_N = {1: 10_000, 16: 20_000}  # 50 keys per request
+# requests per run by P: ~0.6-1 s per run at this machine's rates (~170k req/s at P=1, 1-1.7M at
+# P=16 on 2026-12-04; at 300,000 a LIKE.COUNT run at P=16 lasted 0.2 s, and its 5 rounds read
+# 0.91x-0.93x of an unchanged COUNT in two runs where 12 longer rounds read 0.996x); quick: / 10
+LIKE_CMP_N = {1: 150_000, 16: 1_200_000}
+LIKE_CMP_STATUS_N = {1: 60_000, 16: 100_000}  # 50 keys per request (~70k and ~100k req/s)
 LIKE_CMP_ROUNDS = 5  # rounds at least (--tp-rounds if more)
 T_LIKE_CMP = 0.95  # current / baseline req/s, every command at P=1 and P=16: no regression beyond the noise
 # The native way, kept exclusive by a script: HGET the old kind; if it differs, HSET the new one and move
