@@ -202,9 +202,20 @@ impl Reactions {
     /// Calls `f` on each kind and its count in `counts`' order, with no
     /// allocation (REACT.STATUS replies them for every key of a feed).
     pub fn for_each_count<'a>(&'a self, mut f: impl FnMut(&'a [u8], u64)) {
+        // A feed's read (REACT.STATUS) runs this per item: the table's kinds
+        // directly, not through `kind_sets`' chain.
+        let table = match self {
+            Reactions::Likes(likes) => {
+                if !likes.is_empty() {
+                    f(LIKE, likes.len());
+                }
+                return;
+            }
+            Reactions::Table(table) => table,
+        };
         let mut counts: [(&[u8], u64); KINDS_MAX] = [(&[], 0); KINDS_MAX];
         let mut len = 0;
-        for (slot, (kind, users)) in counts.iter_mut().zip(self.kind_sets()) {
+        for (slot, (kind, users)) in counts.iter_mut().zip(table.iter()) {
             *slot = (kind, users.len());
             len += 1;
         }

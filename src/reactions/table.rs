@@ -111,8 +111,17 @@ impl Names {
     }
 
     fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        // No name is empty: the one empty piece is that of no names at all.
-        self.joined().split(|&b| b == 0).filter(|name| !name.is_empty())
+        // No name is empty: no names at all join to no bytes.
+        let mut rest = self.joined();
+        std::iter::from_fn(move || {
+            if rest.is_empty() {
+                return None;
+            }
+            let end = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
+            let (name, tail) = rest.split_at(end);
+            rest = tail.get(1..).unwrap_or_default();
+            Some(name)
+        })
     }
 
     fn heap_bytes(&self) -> usize {
