@@ -202,20 +202,9 @@ impl Reactions {
     /// Calls `f` on each kind and its count in `counts`' order, with no
     /// allocation (REACT.STATUS replies them for every key of a feed).
     pub fn for_each_count<'a>(&'a self, mut f: impl FnMut(&'a [u8], u64)) {
-        // A feed's read (REACT.STATUS) runs this per item: the table's kinds
-        // directly, not through `kind_sets`' chain.
-        let table = match self {
-            Reactions::Likes(likes) => {
-                if !likes.is_empty() {
-                    f(LIKE, likes.len());
-                }
-                return;
-            }
-            Reactions::Table(table) => table,
-        };
         let mut counts: [(&[u8], u64); KINDS_MAX] = [(&[], 0); KINDS_MAX];
         let mut len = 0;
-        for (slot, (kind, users)) in counts.iter_mut().zip(table.iter()) {
+        for (slot, (kind, users)) in counts.iter_mut().zip(self.kind_sets()) {
             *slot = (kind, users.len());
             len += 1;
         }
@@ -262,12 +251,16 @@ impl Reactions {
 
     /// Each kind with at least one user and its users (AOF rewrite, digest,
     /// INFO), in storage order.
+    /// A like-set is walked as a table of one kind (none when empty): one
+    /// iterator for both, with no chain of iterators in a feed's read
+    /// (REACT.STATUS counts every item's kinds here).
     pub fn kind_sets(&self) -> impl Iterator<Item = (&[u8], &LikeSet)> + '_ {
-        let (likes, table) = match self {
-            Reactions::Likes(_) => (self.likes(), None),
-            Reactions::Table(table) => (None, Some(table)),
+        let (names, sets) = match self {
+            Reactions::Likes(likes) if likes.is_empty() => (&[][..], &[][..]),
+            Reactions::Likes(likes) => (LIKE, std::slice::from_ref(likes)),
+            Reactions::Table(table) => table.parts(),
         };
-        likes.map(|l| (LIKE, l)).into_iter().chain(table.into_iter().flat_map(|t| t.iter()))
+        table::named_sets(names, sets)
     }
 
     /// Reactions set (new or changed kind) in the last minute and hour.

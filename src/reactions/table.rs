@@ -111,17 +111,7 @@ impl Names {
     }
 
     fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        // No name is empty: no names at all join to no bytes.
-        let mut rest = self.joined();
-        std::iter::from_fn(move || {
-            if rest.is_empty() {
-                return None;
-            }
-            let end = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
-            let (name, tail) = rest.split_at(end);
-            rest = tail.get(1..).unwrap_or_default();
-            Some(name)
-        })
+        names_in(self.joined())
     }
 
     fn heap_bytes(&self) -> usize {
@@ -130,6 +120,30 @@ impl Names {
             Names::Boxed(joined) => allocated(size_of::<Box<[u8]>>()) + allocated(joined.len()),
         }
     }
+}
+
+/// The names of `joined` (joined by NUL, none empty: no names join to no
+/// bytes), one search per name.
+fn names_in(joined: &[u8]) -> impl Iterator<Item = &[u8]> + '_ {
+    let mut rest = joined;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let end = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
+        let (name, tail) = rest.split_at(end);
+        rest = tail.get(1..).unwrap_or_default();
+        Some(name)
+    })
+}
+
+/// Each name of `joined` (as `Names` holds them) with its set, in order:
+/// a table's kinds, or a like-set's one kind.
+pub(super) fn named_sets<'a>(
+    joined: &'a [u8],
+    sets: &'a [LikeSet],
+) -> impl Iterator<Item = (&'a [u8], &'a LikeSet)> + 'a {
+    names_in(joined).zip(sets)
 }
 
 /// Joins names with NUL.
@@ -176,7 +190,14 @@ impl ReactionTable {
 
     /// Each kind's name and users, in the table's order.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &LikeSet)> + '_ {
-        self.names.iter().zip(self.sets.as_slice())
+        let (names, sets) = self.parts();
+        named_sets(names, sets)
+    }
+
+    /// The kind names joined by NUL, and their sets in the same order
+    /// (`named_sets` walks them).
+    pub(super) fn parts(&self) -> (&[u8], &[LikeSet]) {
+        (self.names.joined(), self.sets.as_slice())
     }
 
     /// The place of `kind` in the table.
