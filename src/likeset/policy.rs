@@ -325,7 +325,7 @@ fn measure(repr: &Repr, policy: &Policy) -> Sizes {
     let mut ef = EfEstimate::default();
     let mut roaring = RoaringEstimate::default();
     let (mut first, mut max) = (None, 0);
-    let pass = |id| {
+    let mut pass = |id| {
         if one_block.is_none() {
             ef.push(id);
         }
@@ -336,8 +336,8 @@ fn measure(repr: &Repr, policy: &Policy) -> Sizes {
     };
     // A packed set's pass (the common check) is inlined: no call per ID.
     match repr {
-        Repr::Packed(p) => p.view().visit_from(0, pass),
-        _ => form.visit_from(0, &mut { pass }),
+        Repr::Packed(p) => p.view().visit_from(0, &mut pass),
+        _ => form.visit_from(0, &mut pass),
     }
     let ef = match one_block {
         Some((n, first, last)) => EliasFano::one_block_bytes(n, first, last),
