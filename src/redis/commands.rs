@@ -4,7 +4,7 @@
 //! any write, so a bad argument changes nothing. The table in
 //! `command_table` checks arity before a handler runs.
 
-use super::api::{Arg, CmdError, CmdResult, CommandCtx, KeyMode};
+use super::api::{Arg, CmdError, CmdResult, CommandCtx, KeyMode, KeyValue};
 use super::config;
 use crate::likeset::{LikeSet, Rate};
 use crate::parse::{parse_canonical, parse_user_id};
@@ -147,19 +147,20 @@ fn reply_per_key(
     if keys.len() > BATCH {
         keys.iter().try_for_each(|&k| ctx.open_key(k, KeyMode::Read).read(|_| ()))?;
     }
-    let mut batch = Vec::with_capacity(keys.len().min(BATCH));
+    // On the stack: a read allocates nothing. A slot's key closes when the
+    // next batch takes the slot, or at the end.
+    let mut batch: [Option<KeyValue<'_>>; BATCH] = [const { None }; BATCH];
     for (i, chunk) in keys.chunks(BATCH).enumerate() {
-        batch.clear();
-        for &k in chunk {
+        for (slot, &k) in batch.iter_mut().zip(chunk) {
             // SAFETY: the callers are read-only commands: no key is written.
             let value = unsafe { ctx.open_key(k, KeyMode::Read).into_value() }?;
             value.prefetch();
-            batch.push(value);
+            *slot = Some(value);
         }
         if i == 0 {
             ctx.reply_array(keys.len());
         }
-        batch.iter().for_each(|value| value.read(&reply_key));
+        batch[..chunk.len()].iter().flatten().for_each(|value| value.read(&reply_key));
     }
     Ok(())
 }
